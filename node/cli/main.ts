@@ -1,0 +1,33 @@
+// The `flnode` command line. Each command lives in node/cli/commands/<name>.ts and exports
+// `register(program)`; add one import and one call below per command module.
+import { Command, CommanderError } from 'commander';
+import { UserError } from './errors.ts';
+
+const program = new Command();
+program
+  .name('flnode')
+  .description('Peer-to-peer federated learning with ECC cryptogram secure aggregation')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+// -- command registrations (one line each) --
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (err instanceof UserError) {
+      process.stderr.write(`flnode: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    throw err;
+  }
+}
+
+await main();
