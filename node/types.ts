@@ -67,3 +67,82 @@ export interface Trainer {
   exportModel(): Promise<{ modelJson: string; weights: Uint8Array }>;
   dispose(): void;
 }
+
+/** Round phases, in order (node/rounds owns the state machine). */
+export type RoundPhase =
+  | 'idle'
+  | 'liveness'
+  | 'keys'
+  | 'training'
+  | 'masking'
+  | 'collecting'
+  | 'aggregating'
+  | 'verifying'
+  | 'done';
+
+export interface PeerView {
+  id: string;
+  name: string;
+  connected: boolean;
+  live: boolean;
+  /** Epoch ms of the last valid message from this member, or null. */
+  lastSeen: number | null;
+}
+
+export interface ParticipantProgress {
+  id: string;
+  name: string;
+  chunksReceived: number;
+  chunksTotal: number | null;
+}
+
+export interface NodeStatus {
+  site: string;
+  peerId: string;
+  consortium: string;
+  manifestSignature: 'valid' | 'invalid';
+  listen: string[];
+  peers: PeerView[];
+  round: {
+    round: number;
+    attempt: number;
+    phase: RoundPhase;
+    aggregator: string | null;
+    participants: ParticipantProgress[];
+    /** Epoch ms of the current phase's deadline, or null. */
+    deadline: number | null;
+  };
+  model: { version: number; hash: string | null };
+  roundsPlanned: number;
+}
+
+export interface RoundSummary {
+  round: number;
+  attempt: number;
+  participants: string[];
+  aggregator: string;
+  /** Seconds spent in each phase of the round at this node. */
+  phaseSeconds: Partial<Record<RoundPhase, number>>;
+  bytesIn: number;
+  bytesOut: number;
+  modelHash: string;
+  testAuc: number | null;
+  testAcc: number | null;
+  testLoss: number | null;
+  completedAt: number;
+}
+
+/** What the HTTP status page/API reads from and writes to a running node (node/http uses it;
+ * the daemon implements it). */
+export interface NodeView {
+  status(): NodeStatus;
+  rounds(): RoundSummary[];
+  /** The current global model, or null before the first one exists. */
+  currentModel(): Promise<{ version: number; round: number; hash: string; modelJson: string; weights: Uint8Array } | null>;
+  /** Shapes of the model's weight tensors in flat order (for validating uploads). */
+  weightShapes(): { name: string; shape: number[] }[];
+  /** Use these locally-trained weights as this site's contribution to the next round. */
+  submitWeights(flat: Float32Array): Promise<{ round: number }>;
+  /** Subscribe to state changes (for server-sent events); returns an unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
