@@ -1,0 +1,51 @@
+// Fixed-point encoding of a weighted, clipped update into Z_2^32.
+import { fail } from './errors.ts';
+
+const INT31 = 2 ** 31 - 1;
+
+export function fedAvgWeights(samples: readonly number[]): number[] {
+  if (samples.length === 0) fail('BAD_PARAMS', 'no participants');
+  let total = 0;
+  for (const s of samples) {
+    if (!Number.isInteger(s) || s < 1 || s > 0xffffffff) fail('BAD_PARAMS', `sample count must be a u32 ≥ 1, got ${s}`);
+    total += s;
+  }
+  return samples.map((s) => s / total);
+}
+
+/** S = 2^floor(log2((2^31 − 1) / (n·C))): n clipped values of magnitude ≤ C never overflow int32. */
+export function quantizationScale(participants: number, clip: number): number {
+  if (!Number.isInteger(participants) || participants < 1) fail('BAD_PARAMS', 'participants must be ≥ 1');
+  if (!(clip > 0) || !Number.isFinite(clip)) fail('BAD_PARAMS', 'clip must be a positive finite number');
+  return 2 ** Math.floor(Math.log2(INT31 / (participants * clip)));
+}
+
+/** Round half to even (banker's rounding), on float64. */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  // Math.round rounds .5 up; fix exact ties to the even neighbour.
+  if (Math.abs(x - Math.trunc(x)) === 0.5) return 2 * Math.round(x / 2);
+  return r;
+}
+
+/** q = roundHalfEven(clamp(w·u, −C, C)·S) mod 2^32, in float64 (float32 values widened first). */
+export function quantize(update: Float32Array, weight: number, clip: number, scale: number): Uint32Array {
+  if (!(weight >= 0 && weight <= 1)) fail('BAD_PARAMS', `weight must be in [0, 1], got ${weight}`);
+  const out = new Uint32Array(update.length);
+  for (let i = 0; i < update.length; i++) {
+    const u = update[i]!;
+    if (!Number.isFinite(u)) fail('BAD_PARAMS', `update[${i}] is not finite`);
+    let v = weight * u;
+    if (v > clip) v = clip;
+    else if (v < -clip) v = -clip;
+    out[i] = roundHalfEven(v * scale) >>> 0;
+  }
+  return out;
+}
+
+/** Each word read as int32, divided by S. */
+export function dequantize(sum: Uint32Array, scale: number): Float32Array {
+  const out = new Float32Array(sum.length);
+  for (let i = 0; i < sum.length; i++) out[i] = (sum[i]! | 0) / scale;
+  return out;
+}

@@ -1,0 +1,19 @@
+// flnode cryptogram protocol: pure functions over bytes and typed arrays (spec: PROTOCOL.md).
+export { ProtocolError, type ProtocolErrorCode } from './errors.ts';
+export { compareIds, toHex, fromHex, equalBytes } from './bytes.ts';
+export { generateEphemeralKeyPair, x25519PublicKey, signingPublicKey, sharedSecret, sign, verifySignature } from './keys.ts';
+export { consortiumSalt, maskSeed, maskWords, keystream } from './masks.ts';
+export { fedAvgWeights, quantizationScale, quantize, dequantize, roundHalfEven } from './encoding.ts';
+export {
+  type Participant,
+  type AttemptParams,
+  buildCryptogram,
+  sumCryptograms,
+  decodeAggregate,
+  cryptogramHash,
+  participantWeight,
+  attemptScale,
+  sortedParticipants,
+} from './cryptogram.ts';
+export * from './wire.ts';
+export { chunkCryptogram, CryptogramAssembler } from './chunks.ts';

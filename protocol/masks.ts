@@ -1,0 +1,61 @@
+// Pairwise masks: seed_ij = HKDF-SHA256(X25519(sk_i, pk_j), salt, info), mask = AES-256-CTR stream.
+import { createCipheriv } from 'node:crypto';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { compareIds, concat, u32be, u64be, utf8 } from './bytes.ts';
+import { fail } from './errors.ts';
+import { sharedSecret } from './keys.ts';
+
+export function consortiumSalt(consortium: string): Uint8Array {
+  return sha256(concat(utf8('flnode/v1/consortium/'), utf8(consortium)));
+}
+
+export function maskInfo(round: number, attempt: number, idA: string, idB: string): Uint8Array {
+  const [low, high] = compareIds(idA, idB) < 0 ? [idA, idB] : [idB, idA];
+  return concat(utf8('flnode/v1/mask'), u64be(round), u32be(attempt), utf8(low), new Uint8Array([0]), utf8(high));
+}
+
+export function maskSeed(p: {
+  consortium: string;
+  round: number;
+  attempt: number;
+  selfId: string;
+  selfSecret: Uint8Array;
+  peerId: string;
+  peerPublic: Uint8Array;
+}): Uint8Array {
+  if (p.selfId === p.peerId) fail('BAD_PARAMS', 'a member has no mask with itself');
+  const shared = sharedSecret(p.selfSecret, p.peerPublic);
+  return hkdf(sha256, shared, consortiumSalt(p.consortium), maskInfo(p.round, p.attempt, p.selfId, p.peerId), 32);
+}
+
+const ZERO_IV = Buffer.alloc(16);
+
+/** The keystream bytes of AES-256-CTR(key = seed, counter block = 0^128). */
+export function keystream(seed: Uint8Array, bytes: number): Buffer {
+  if (seed.length !== 32) fail('BAD_PARAMS', 'mask seed must be 32 bytes');
+  const cipher = createCipheriv('aes-256-ctr', seed, ZERO_IV);
+  return cipher.update(Buffer.alloc(bytes));
+}
+
+/** The mask as little-endian uint32 words. */
+export function maskWords(seed: Uint8Array, words: number): Uint32Array {
+  const ks = keystream(seed, words * 4);
+  return readWordsLE(ks);
+}
+
+/** Little-endian u32 words of a byte buffer (copying; works on big-endian hosts too). */
+export function readWordsLE(b: Uint8Array): Uint32Array {
+  const n = b.length >>> 2;
+  const out = new Uint32Array(n);
+  const dv = new DataView(b.buffer, b.byteOffset, n * 4);
+  for (let i = 0; i < n; i++) out[i] = dv.getUint32(i * 4, true);
+  return out;
+}
+
+export function writeWordsLE(w: Uint32Array): Uint8Array {
+  const out = new Uint8Array(w.length * 4);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < w.length; i++) dv.setUint32(i * 4, w[i]!, true);
+  return out;
+}
