@@ -3,7 +3,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { compareIds } from './bytes.ts';
 import { dequantize, fedAvgWeights, quantizationScale, quantize } from './encoding.ts';
 import { fail } from './errors.ts';
-import { keystream, maskSeed, writeWordsLE } from './masks.ts';
+import { createCipheriv } from 'node:crypto';
+import { maskSeed, writeWordsLE } from './masks.ts';
 
 export interface Participant {
   id: string;
@@ -48,15 +49,27 @@ export function buildCryptogram(
   self: { id: string; secretKey: Uint8Array },
   update: Float32Array,
 ): Uint32Array {
+  const weight = participantWeight(params, self.id);
+  const q = quantize(update, weight, params.clip, attemptScale(params));
+  return maskQuantized(params, self, q);
+}
+
+const BLOCK_BYTES = 1 << 20;
+
+/**
+ * Adds this member's pairwise masks to its quantized update, in place: + mask_ij for peers with a
+ * higher id, − mask_ij for peers with a lower one. The keystream is produced in 1 MiB blocks, so
+ * memory stays at the cryptogram itself plus one block.
+ */
+export function maskQuantized(params: AttemptParams, self: { id: string; secretKey: Uint8Array }, q: Uint32Array): Uint32Array {
   const sorted = sortedParticipants(params);
   if (sorted.length < 2) fail('BAD_PARAMS', 'a cryptogram needs at least 2 participants');
+  if (!sorted.some((p) => p.id === self.id)) fail('BAD_PARAMS', `${self.id} is not a participant of this attempt`);
   if (!Number.isSafeInteger(params.round) || params.round < 0) fail('BAD_PARAMS', 'round must be a u64');
   if (!Number.isInteger(params.attempt) || params.attempt < 0 || params.attempt > 0xffffffff) {
     fail('BAD_PARAMS', 'attempt must be a u32');
   }
-  const weight = participantWeight(params, self.id);
-  const out = quantize(update, weight, params.clip, attemptScale(params));
-  const words = update.length;
+  const zero = Buffer.alloc(Math.min(BLOCK_BYTES, q.length * 4));
   for (const peer of sorted) {
     if (peer.id === self.id) continue;
     const seed = maskSeed({
@@ -68,14 +81,21 @@ export function buildCryptogram(
       peerId: peer.id,
       peerPublic: peer.publicKey,
     });
-    const ks = keystream(seed, words * 4);
-    const mask = new Uint32Array(ks.buffer, ks.byteOffset, words); // little-endian hosts only
+    const cipher = createCipheriv('aes-256-ctr', seed, ZERO_IV);
     const add = compareIds(self.id, peer.id) < 0;
-    if (add) for (let i = 0; i < words; i++) out[i] = (out[i]! + mask[i]!) >>> 0;
-    else for (let i = 0; i < words; i++) out[i] = (out[i]! - mask[i]!) >>> 0;
+    for (let start = 0; start < q.length; start += zero.length >>> 2) {
+      const words = Math.min(zero.length >>> 2, q.length - start);
+      let ks = cipher.update(words * 4 === zero.length ? zero : zero.subarray(0, words * 4));
+      if (ks.byteOffset % 4 !== 0) ks = Buffer.from(ks); // a pooled, unaligned buffer: copy once
+      const mask = new Uint32Array(ks.buffer, ks.byteOffset, words); // little-endian hosts only (checked below)
+      if (add) for (let i = 0; i < words; i++) q[start + i] = (q[start + i]! + mask[i]!) >>> 0;
+      else for (let i = 0; i < words; i++) q[start + i] = (q[start + i]! - mask[i]!) >>> 0;
+    }
   }
-  return out;
+  return q;
 }
+
+const ZERO_IV = Buffer.alloc(16);
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('flnode protocol: big-endian hosts are not supported');

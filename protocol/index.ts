@@ -8,6 +8,7 @@ export {
   type Participant,
   type AttemptParams,
   buildCryptogram,
+  maskQuantized,
   sumCryptograms,
   decodeAggregate,
   cryptogramHash,
