@@ -37,8 +37,8 @@ export function conv2dBackpropFilterKernel({ inputs, attrs }: { inputs: tf.Named
   );
   const { top, bottom, left, right } = info.padInfo;
   const e = tf.engine();
-  const xT = e.runKernel('Transpose', { x }, { perm: [3, 1, 2, 0] }) as tf.Tensor4D; // [Cin, H, W, N]
-  const dyT = e.runKernel('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }) as tf.Tensor4D; // [OH, OW, N, Cout]
+  const xT = e.runKernel('Transpose', { x } as unknown as tf.NamedTensorMap, { perm: [3, 1, 2, 0] }) as tf.Tensor4D; // [Cin, H, W, N]
+  const dyT = e.runKernel('Transpose', { x: dy } as unknown as tf.NamedTensorMap, { perm: [1, 2, 0, 3] }) as tf.Tensor4D; // [OH, OW, N, Cout]
   const conv = e.runKernel(
     'Conv2D',
     { x: xT, filter: dyT },
