@@ -12,6 +12,10 @@ program
   .exitOverride();
 
 // -- command registrations (one line each) --
+import { register as registerTrain } from './commands/train.ts';
+import { register as registerData } from './commands/data.ts';
+registerTrain(program);
+registerData(program);
 
 async function main(): Promise<void> {
   try {

@@ -60,16 +60,16 @@ function splitOf(arrays: Record<string, NpyArray>, split: 'train' | 'val' | 'tes
 /** Reads a MedMNIST .npz; the dataset (task, labels) comes from `name` or the file name. */
 export async function loadMedMnist(path: string, name?: string): Promise<MedMnistData> {
   const file = basename(path);
-  const spec = name ? DATASETS[name] : specForPath(path);
-  if (!spec) {
-    throw new DatasetError(`${file}: unknown MedMNIST dataset; name the file <dataset>.npz (one of ${Object.keys(DATASETS).join(', ')}) or pass the dataset name`);
-  }
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new DatasetError(`${path}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code})`}`);
+  }
+  const spec = name ? DATASETS[name] : specForPath(path);
+  if (!spec) {
+    throw new DatasetError(`${file}: unknown MedMNIST dataset; name the file <dataset>.npz (one of ${Object.keys(DATASETS).join(', ')}) or pass the dataset name`);
   }
   let arrays: Record<string, NpyArray>;
   try {
