@@ -1,6 +1,6 @@
 // flnode cryptogram protocol: pure functions over bytes and typed arrays (spec: PROTOCOL.md).
 export { ProtocolError, type ProtocolErrorCode } from './errors.ts';
-export { compareIds, toHex, fromHex, equalBytes } from './bytes.ts';
+export { compareIds, toHex, fromHex, equalBytes, utf8, concat } from './bytes.ts';
 export { generateEphemeralKeyPair, x25519PublicKey, signingPublicKey, sharedSecret, sign, verifySignature } from './keys.ts';
 export { consortiumSalt, maskSeed, maskWords, keystream } from './masks.ts';
 export { fedAvgWeights, quantizationScale, quantize, dequantize, roundHalfEven } from './encoding.ts';

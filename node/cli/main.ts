@@ -14,6 +14,10 @@ program
 // -- command registrations (one line each) --
 import { register as registerTrain } from './commands/train.ts';
 import { register as registerData } from './commands/data.ts';
+import { register as registerInit } from './commands/init.ts';
+import { register as registerConsortium } from './commands/consortium.ts';
+registerInit(program);
+registerConsortium(program);
 registerTrain(program);
 registerData(program);
 

@@ -65,7 +65,7 @@ export async function fetchDataset(opts: FetchOptions): Promise<string> {
   let received = have;
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
       received += chunk.length;
       opts.onProgress?.(received, total);
     }

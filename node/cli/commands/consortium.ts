@@ -1,0 +1,97 @@
+// `flnode consortium create|add-member|sign|verify`: the signed consortium manifest.
+import { writeFile, readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { signingPublicKey } from '../../../protocol/index.ts';
+import { loadOrCreateAdminKey } from '../../identity.ts';
+import { createManifest, parseManifest, signManifest, verifyManifest, type Manifest } from '../../manifest.ts';
+import { publicKeyFromPeerId } from '../../identity.ts';
+import { UserError } from '../errors.ts';
+
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${name} must be a positive number, got "${v}"`);
+  return n;
+};
+
+async function readManifest(path: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new UserError(`${path}: cannot read the manifest`);
+  }
+  return parseManifest(text, path);
+}
+
+async function writeManifest(path: string, m: Manifest): Promise<void> {
+  await writeFile(path, JSON.stringify(m, null, 2) + '\n');
+}
+
+export function register(program: Command): void {
+  const c = program.command('consortium').description('create, extend, sign and verify a consortium manifest');
+  c.command('create')
+    .description('create an unsigned manifest (and the admin key if it does not exist)')
+    .requiredOption('--id <consortium>', 'consortium id')
+    .requiredOption('--out <file>', 'manifest file to write')
+    .option('--admin-key <file>', 'admin key file (created 0600 if missing)', 'admin.key')
+    .option('--rounds <n>', 'training rounds', num('--rounds'))
+    .option('--epochs <n>', 'local epochs per round', num('--epochs'))
+    .option('--lr <x>', 'learning rate', num('--lr'))
+    .option('--batch <n>', 'batch size', num('--batch'))
+    .option('--clip <x>', 'clip of weighted update values', num('--clip'))
+    .option('--min-participants <n>', 'minimum participants of an attempt (≥ 2)', num('--min-participants'))
+    .option('--max-attempts <n>', 'attempts per round', num('--max-attempts'))
+    .option('--seed <n>', 'seed of the initial model', num('--seed'))
+    .option('--dataset <name>', 'dataset the model is for', 'pneumoniamnist')
+    .option('--timeouts <json>', 'timeouts in ms as JSON, e.g. {"collectMs":20000}')
+    .action(async (o) => {
+      const secret = await loadOrCreateAdminKey(o.adminKey);
+      let timeouts = {};
+      if (o.timeouts) {
+        try {
+          timeouts = JSON.parse(o.timeouts);
+        } catch {
+          throw new UserError('--timeouts must be JSON');
+        }
+      }
+      const plan = Object.fromEntries(Object.entries({ rounds: o.rounds, localEpochs: o.epochs, learningRate: o.lr, batchSize: o.batch, clip: o.clip }).filter(([, v]) => v !== undefined));
+      let m: Manifest;
+      try {
+        m = createManifest({ consortium: o.id, adminPublicKey: signingPublicKey(secret), plan, timeouts, minParticipants: o.minParticipants, maxAttempts: o.maxAttempts, seed: o.seed, dataset: o.dataset });
+      } catch (err) {
+        throw new UserError(`invalid manifest settings: ${(err as Error).message.split('\n')[0]}`);
+      }
+      await writeManifest(o.out, m);
+      console.log(o.out);
+    });
+  c.command('add-member')
+    .description('add a member (name, peer id) to an unsigned or signed manifest (drops the signature)')
+    .requiredOption('--manifest <file>')
+    .requiredOption('--name <name>')
+    .requiredOption('--peer-id <id>')
+    .action(async (o) => {
+      const m = await readManifest(o.manifest);
+      if (!publicKeyFromPeerId(o.peerId)) throw new UserError(`${o.peerId} is not an Ed25519 libp2p peer id (see "flnode init")`);
+      if (m.members.some((x) => x.peerId === o.peerId || x.name === o.name)) throw new UserError(`a member named ${o.name} or with that peer id is already listed`);
+      const { signature: _s, ...rest } = m;
+      await writeManifest(o.manifest, { ...rest, members: [...m.members, { name: o.name, peerId: o.peerId }] });
+    });
+  c.command('sign')
+    .description('sign the manifest with the admin key')
+    .requiredOption('--manifest <file>')
+    .option('--admin-key <file>', 'admin key file', 'admin.key')
+    .action(async (o) => {
+      const m = await readManifest(o.manifest);
+      const signed = signManifest(m, await loadOrCreateAdminKey(o.adminKey));
+      verifyManifest(signed);
+      await writeManifest(o.manifest, signed);
+    });
+  c.command('verify')
+    .description("check the manifest's schema and admin signature")
+    .requiredOption('--manifest <file>')
+    .action(async (o) => {
+      const m = await readManifest(o.manifest);
+      verifyManifest(m);
+      console.log(`${o.manifest}: valid, consortium ${m.consortium}, ${m.members.length} members, signed by ${m.adminPublicKey.slice(0, 16)}…`);
+    });
+}

@@ -1,0 +1,140 @@
+// The consortium manifest: members, model and training plan, timeouts; signed by the admin key.
+// Signature: Ed25519 over "flnode/v1/manifest\0" || canonical JSON (sorted keys, no "signature").
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { concat, fromHex, sign, signingPublicKey, toHex, utf8, verifySignature } from '../protocol/index.ts';
+import { UserError } from './cli/errors.ts';
+import { publicKeyFromPeerId } from './identity.ts';
+
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `expected ${bytes} bytes of lower-case hex`);
+
+export const ManifestSchema = z
+  .object({
+    version: z.literal(1),
+    consortium: z.string().min(1).max(128),
+    adminPublicKey: hex(32),
+    members: z
+      .array(z.object({ name: z.string().min(1).max(64), peerId: z.string().min(1).max(128).refine((id) => publicKeyFromPeerId(id) !== undefined, 'not an Ed25519 libp2p peer id') }).strict())
+      .max(1024),
+    model: z.object({ architecture: z.string().min(1).max(64), seed: z.number().int().min(0).max(2 ** 31), dataset: z.string().min(1).max(64) }).strict(),
+    plan: z
+      .object({
+        rounds: z.number().int().min(1).max(100000),
+        localEpochs: z.number().int().min(1).max(1000),
+        learningRate: z.number().positive().max(10),
+        batchSize: z.number().int().min(1).max(65536),
+        optimizer: z.enum(['adam', 'sgd']),
+        clip: z.number().positive().max(1e6),
+      })
+      .strict(),
+    timeouts: z
+      .object({
+        heartbeatMs: z.number().int().min(50).max(600000),
+        livenessMs: z.number().int().min(100).max(3600000),
+        keysMs: z.number().int().min(100).max(3600000),
+        trainingMs: z.number().int().min(100).max(86400000),
+        collectMs: z.number().int().min(100).max(3600000),
+        aggregateMs: z.number().int().min(100).max(3600000),
+      })
+      .strict(),
+    minParticipants: z.number().int().min(2),
+    maxAttempts: z.number().int().min(1).max(100),
+    signature: hex(64).optional(),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    const ids = new Set(m.members.map((x) => x.peerId));
+    if (ids.size !== m.members.length) ctx.addIssue({ code: 'custom', message: 'duplicate member peer id', path: ['members'] });
+    const names = new Set(m.members.map((x) => x.name));
+    if (names.size !== m.members.length) ctx.addIssue({ code: 'custom', message: 'duplicate member name', path: ['members'] });
+  });
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export const DEFAULT_PLAN: Manifest['plan'] = { rounds: 3, localEpochs: 1, learningRate: 0.001, batchSize: 64, optimizer: 'adam', clip: 1 };
+export const DEFAULT_TIMEOUTS: Manifest['timeouts'] = { heartbeatMs: 1000, livenessMs: 5000, keysMs: 8000, trainingMs: 300000, collectMs: 20000, aggregateMs: 15000 };
+
+export function createManifest(opts: { consortium: string; adminPublicKey: Uint8Array; plan?: Partial<Manifest['plan']>; timeouts?: Partial<Manifest['timeouts']>; minParticipants?: number; maxAttempts?: number; seed?: number; dataset?: string }): Manifest {
+  return ManifestSchema.parse({
+    version: 1,
+    consortium: opts.consortium,
+    adminPublicKey: toHex(opts.adminPublicKey),
+    members: [],
+    model: { architecture: 'flnode-cnn-v1', seed: opts.seed ?? 1, dataset: opts.dataset ?? 'pneumoniamnist' },
+    plan: { ...DEFAULT_PLAN, ...opts.plan },
+    timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
+    minParticipants: opts.minParticipants ?? 2,
+    maxAttempts: opts.maxAttempts ?? 3,
+  });
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .filter((k) => k !== 'signature')
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const DOMAIN = utf8('flnode/v1/manifest\0');
+
+export function manifestBytes(m: Manifest): Uint8Array {
+  return concat(DOMAIN, utf8(canonical(m)));
+}
+
+export function signManifest(m: Manifest, adminSecret: Uint8Array): Manifest {
+  if (toHex(signingPublicKey(adminSecret)) !== m.adminPublicKey) throw new UserError('this admin key does not match the manifest\'s adminPublicKey');
+  const { signature: _old, ...rest } = m;
+  return { ...rest, signature: toHex(sign(manifestBytes(rest as Manifest), adminSecret)) };
+}
+
+export function verifyManifest(m: Manifest): void {
+  if (!m.signature) throw new UserError('manifest is not signed; run "flnode consortium sign"');
+  try {
+    verifySignature(fromHex(m.signature), manifestBytes(m), fromHex(m.adminPublicKey));
+  } catch {
+    throw new UserError('manifest signature does not verify: the file was changed after signing or signed by another key');
+  }
+  if (m.members.length < m.minParticipants) throw new UserError(`manifest lists ${m.members.length} members but needs at least ${m.minParticipants} participants`);
+}
+
+export function parseManifest(text: string, source: string): Manifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UserError(`${source}: not valid JSON (${(err as Error).message})`);
+  }
+  const r = ManifestSchema.safeParse(json);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new UserError(`${source}: ${i.path.join('.') || 'manifest'}: ${i.message}`);
+  }
+  return r.data;
+}
+
+/** Reads, validates and verifies a manifest file. */
+export async function loadManifest(path: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new UserError(`${path}: cannot read the manifest`);
+  }
+  if (text.length > 1 << 20) throw new UserError(`${path}: manifest larger than 1 MiB`);
+  const m = parseManifest(text, path);
+  verifyManifest(m);
+  return m;
+}
+
+export function isMember(m: Manifest, peerId: string): boolean {
+  return m.members.some((x) => x.peerId === peerId);
+}
+
+export function memberName(m: Manifest, peerId: string): string | undefined {
+  return m.members.find((x) => x.peerId === peerId)?.name;
+}
