@@ -23,13 +23,8 @@ export interface Network {
   connectedPeers(): string[];
   /** Multiaddrs this node listens on (with /p2p/<id>). */
   listenAddresses(): string[];
-  /**
-   * Direct request to one peer on the model-sync protocol (`/flnode/model/1`):
-   * returns the raw bytes the peer's provider returned, or throws.
-   */
-  request(peer: string, request: Uint8Array): Promise<Uint8Array>;
-  /** Serve model-sync requests from members. */
-  setRequestHandler(handler: (request: Uint8Array, from: string) => Promise<Uint8Array>): void;
+  /** This peer's gossipsub score as seen by this node (lower after rejected messages). */
+  peerScore(peer: string): number;
 }
 
 /** Result of one local training pass. */

@@ -1,0 +1,171 @@
+// The Network over libp2p 3: TCP + noise + yamux + identify + gossipsub, one topic per consortium.
+// Every message is validated synchronously in gossipsub's topic validator; rejected messages are
+// not forwarded and count against the sender's peer score (invalid-message penalty, P4).
+import { createHash } from 'node:crypto';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
+import { identify } from '@libp2p/identify';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { MAX_ENVELOPE_BYTES } from '../../protocol/index.ts';
+import type { SiteIdentity } from '../identity.ts';
+import { createLogger, type Logger } from '../log.ts';
+import type { Network, Verdict } from '../types.ts';
+
+export interface Libp2pNetworkOptions {
+  identity: SiteIdentity;
+  consortium: string;
+  listen: string[];
+  peers: string[];
+  log?: Logger;
+}
+
+const verdicts: Record<Verdict, TopicValidatorResult> = { accept: TopicValidatorResult.Accept, reject: TopicValidatorResult.Reject, ignore: TopicValidatorResult.Ignore };
+
+export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<Network> {
+  const log = opts.log ?? createLogger('p2p');
+  const topic = `flnode/v1/${opts.consortium}`;
+  let validator: (envelope: Uint8Array, from: string) => Verdict = () => 'reject';
+  const handlers: ((envelope: Uint8Array, from: string) => void)[] = [];
+  const peerAddrs = opts.peers.map((p) => multiaddr(p));
+  for (const a of peerAddrs) {
+    if (!a.getComponents().some((c) => c.name === 'p2p')) throw new Error(`--peers ${a.toString()} must end with /p2p/<peer id>`);
+  }
+
+  const node: Libp2p<{ pubsub: GossipSub; identify: unknown }> = await createLibp2p({
+    privateKey: opts.identity.privateKey,
+    addresses: { listen: opts.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        floodPublish: true,
+        globalSignaturePolicy: 'StrictSign',
+        maxInboundDataLength: MAX_ENVELOPE_BYTES + 64 * 1024,
+        msgIdFn: (msg) => createHash('sha256').update(msg.data).digest(),
+        D: 3,
+        Dlo: 1,
+        Dhi: 6,
+        Dout: 1,
+        scoreParams: {
+          topics: {
+            [topic]: {
+              topicWeight: 1,
+              timeInMeshWeight: 0.01,
+              timeInMeshQuantum: 1000,
+              timeInMeshCap: 10,
+              firstMessageDeliveriesWeight: 0.1,
+              firstMessageDeliveriesDecay: 0.9,
+              firstMessageDeliveriesCap: 10,
+              meshMessageDeliveriesWeight: 0,
+              meshMessageDeliveriesDecay: 0.9,
+              meshMessageDeliveriesCap: 10,
+              meshMessageDeliveriesThreshold: 1,
+              meshMessageDeliveriesWindow: 100,
+              meshMessageDeliveriesActivation: 5000,
+              meshFailurePenaltyWeight: 0,
+              meshFailurePenaltyDecay: 0.9,
+              invalidMessageDeliveriesWeight: -10,
+              invalidMessageDeliveriesDecay: 0.9,
+            },
+          },
+        },
+      }),
+    },
+  });
+  const pubsub = node.services.pubsub;
+  pubsub.topicValidators.set(topic, (peer, msg) => {
+    let v: Verdict;
+    try {
+      v = validator(msg.data, msg.type === 'signed' ? msg.from.toString() : peer.toString());
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'validator threw; message rejected');
+      v = 'reject';
+    }
+    return verdicts[v];
+  });
+  pubsub.addEventListener('message', (evt) => {
+    const msg = evt.detail;
+    if (msg.topic !== topic) return;
+    const from = msg.type === 'signed' ? msg.from.toString() : 'unknown';
+    for (const h of handlers) {
+      try {
+        h(msg.data, from);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'message handler failed');
+      }
+    }
+  });
+
+  let stopped = false;
+  const backoff = new Map<string, number>();
+  let redial: NodeJS.Timeout | null = null;
+  const dialMissing = async () => {
+    if (stopped) return;
+    const connected = new Set(node.getPeers().map((p) => p.toString()));
+    for (const addr of peerAddrs) {
+      const id = addr.getComponents().find((c) => c.name === 'p2p')!.value!;
+      if (connected.has(id) || id === opts.identity.peerId) continue;
+      const b = backoff.get(id) ?? 0;
+      if (b > Date.now()) continue;
+      try {
+        await node.dial(addr, { signal: AbortSignal.timeout(5000) });
+        backoff.delete(id);
+        log.info({ peer: id }, 'connected');
+      } catch (err) {
+        const prev = backoff.has(id) ? Math.min(10000, 2 * ((backoff.get(id)! - Date.now()) || 250)) : 250;
+        backoff.set(id, Date.now() + Math.max(250, prev));
+        log.debug({ peer: id, err: (err as Error).message }, 'dial failed; retrying');
+      }
+    }
+  };
+
+  return {
+    selfId: opts.identity.peerId,
+    async start() {
+      await node.start();
+      pubsub.subscribe(topic);
+      void dialMissing();
+      redial = setInterval(() => void dialMissing(), 1000);
+      log.info({ listen: node.getMultiaddrs().map((a) => a.toString()), topic }, 'p2p started');
+    },
+    async stop() {
+      stopped = true;
+      if (redial) clearInterval(redial);
+      await node.stop();
+    },
+    async publish(envelope: Uint8Array) {
+      try {
+        await pubsub.publish(topic, envelope);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'publish failed');
+      }
+    },
+    setValidator(v) {
+      validator = v;
+    },
+    onMessage(h) {
+      handlers.push(h);
+    },
+    connectedPeers() {
+      return node.getPeers().map((p) => p.toString());
+    },
+    listenAddresses() {
+      return node.getMultiaddrs().map((a) => a.toString());
+    },
+    peerScore(peer: string) {
+      try {
+        return (pubsub as unknown as { getScore(id: string): number }).getScore(peerIdFromString(peer).toString());
+      } catch {
+        return 0;
+      }
+    },
+  };
+}
