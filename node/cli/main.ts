@@ -18,6 +18,14 @@ import { register as registerInit } from './commands/init.ts';
 import { register as registerConsortium } from './commands/consortium.ts';
 registerInit(program);
 registerConsortium(program);
+import { register as registerStart } from './commands/start.ts';
+import { register as registerStatus } from './commands/status.ts';
+import { register as registerModel } from './commands/model.ts';
+registerStart(program);
+registerStatus(program);
+registerModel(program);
+import { register as registerTestbed } from './commands/testbed.ts';
+registerTestbed(program);
 registerTrain(program);
 registerData(program);
 

@@ -1,0 +1,176 @@
+// The daemon: wires identity, manifest, network, training, storage, rounds and the HTTP page.
+import { randomBytes } from 'node:crypto';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SiteIdentity } from './identity.ts';
+import { loadApiToken, loadIdentity } from './identity.ts';
+import { createLogger } from './log.ts';
+import { isMember, loadManifest, memberName, verifyManifest, type Manifest } from './manifest.ts';
+import { createLibp2pNetwork } from './p2p/libp2p-network.ts';
+import { RoundEngine } from './rounds/engine.ts';
+import { Store } from './storage/store.ts';
+import { createTrainer, exportLayersModel, importLayersModel, type SplitScheme } from './training/index.ts';
+import { setFlatWeights } from './training/model.ts';
+import type { Network, NodeStatus, NodeView, RoundSummary, Trainer } from './types.ts';
+import { UserError } from './cli/errors.ts';
+import { startHttpServer } from './http/server.ts';
+
+export interface DaemonOptions {
+  dir: string;
+  manifestPath: string;
+  dataPath: string;
+  listen: string[];
+  peers: string[];
+  http?: { host: string; port: number } | null;
+  sites?: number;
+  site?: number;
+  scheme?: SplitScheme;
+  maxTrainSamples?: number;
+  maxEvalSamples?: number;
+  fault?: 'equivocate' | 'bad-aggregate' | 'false-dropout' | null;
+}
+
+export interface Daemon {
+  engine: RoundEngine;
+  network: Network;
+  view: NodeView;
+  httpUrl: string | null;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const identity: SiteIdentity = await loadIdentity(opts.dir);
+  const manifest: Manifest = await loadManifest(opts.manifestPath);
+  if (!isMember(manifest, identity.peerId)) throw new UserError(`this site (${identity.peerId}) is not a member of consortium ${manifest.consortium}; ask the admin to add it`);
+  const site = memberName(manifest, identity.peerId)!;
+  const log = createLogger('node', { site });
+  const token = await loadApiToken(opts.dir);
+  const trainer: Trainer = await createTrainer({
+    dataPath: opts.dataPath,
+    sites: opts.sites ?? manifest.members.length,
+    site: opts.site ?? manifest.members.findIndex((m) => m.peerId === identity.peerId),
+    scheme: opts.scheme,
+    seed: manifest.model.seed,
+    maxTrainSamples: opts.maxTrainSamples,
+    maxEvalSamples: opts.maxEvalSamples,
+    plan: { epochs: manifest.plan.localEpochs, batchSize: manifest.plan.batchSize, learningRate: manifest.plan.learningRate, optimizer: manifest.plan.optimizer },
+  });
+  if (trainer.dataset !== manifest.model.dataset) log.warn({ data: trainer.dataset, manifest: manifest.model.dataset }, 'the data file is not the dataset named in the manifest');
+  const store = new Store(join(opts.dir, 'db'));
+  await store.open();
+  const network = await createLibp2pNetwork({ identity, consortium: manifest.consortium, listen: opts.listen, peers: opts.peers, log: createLogger('p2p', { site }) });
+
+  const listeners = new Set<() => void>();
+  let statusTimer: NodeJS.Timeout | null = null;
+  const changed = () => {
+    for (const l of listeners) l();
+    if (!statusTimer) statusTimer = setTimeout(() => void writeStatus(), 200);
+  };
+  const engine = new RoundEngine({ manifest, identity, network, trainer, store, log, onChange: changed, fault: opts.fault ?? null });
+
+  const status = (): NodeStatus => {
+    const connected = new Set(network.connectedPeers());
+    const s = engine.round;
+    let signature: 'valid' | 'invalid' = 'valid';
+    try {
+      verifyManifest(manifest);
+    } catch {
+      signature = 'invalid';
+    }
+    const info = s.attempts[s.attempt];
+    return {
+      site,
+      peerId: identity.peerId,
+      consortium: manifest.consortium,
+      manifestSignature: signature,
+      listen: network.listenAddresses(),
+      peers: manifest.members.map((m) => {
+        const hb = engine.heartbeatOf(m.peerId);
+        const self = m.peerId === identity.peerId;
+        return { id: m.peerId, name: m.name, connected: self || connected.has(m.peerId), live: self || (!!hb && Date.now() - hb.at < manifest.timeouts.livenessMs), lastSeen: self ? Date.now() : (hb?.at ?? null) };
+      }),
+      round: {
+        round: s.round,
+        attempt: s.attempt,
+        phase: s.phase,
+        aggregator: info?.aggregator ?? null,
+        participants: (info?.participants ?? []).map((id) => {
+          const p = engine.chunkProgress(id);
+          return { id, name: memberName(manifest, id) ?? id, chunksReceived: p.received, chunksTotal: p.total };
+        }),
+        deadline: engine.completed ? null : engine.deadline(),
+      },
+      model: { version: engine.global.version, hash: engine.global.hash },
+      roundsPlanned: manifest.plan.rounds,
+    };
+  };
+
+  const writeStatus = async () => {
+    statusTimer = null;
+    const tmp = join(opts.dir, `status.json.${randomBytes(4).toString('hex')}`);
+    try {
+      await writeFile(tmp, JSON.stringify({ ...status(), rounds: engine.summaries, completed: engine.completed, events: engine.events }, null, 1));
+      await rename(tmp, join(opts.dir, 'status.json'));
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not write status.json');
+    }
+  };
+
+  const view: NodeView = {
+    status,
+    rounds: (): RoundSummary[] => engine.summaries,
+    async currentModel() {
+      if (!engine.global) return null;
+      const model = await modelArtifacts(trainer, engine.currentWeights());
+      return { version: engine.global.version, round: engine.global.version, hash: engine.global.hash, ...model };
+    },
+    weightShapes: () => (trainer as unknown as { weightShapes(): { name: string; shape: number[] }[] }).weightShapes(),
+    async submitWeights(flat) {
+      return { round: await engine.submitWeights(flat) };
+    },
+    onChange(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+
+  await network.start();
+  await engine.start();
+  let httpUrl: string | null = null;
+  let http: { close(): Promise<void> } | null = null;
+  if (opts.http) {
+    const srv = await startHttpServer({ host: opts.http.host, port: opts.http.port, view, token, log: createLogger('http', { site }) });
+    httpUrl = srv.url;
+    http = srv;
+    log.info({ url: srv.url }, 'status page');
+  }
+  await writeStatus();
+  const heartbeatStatus = setInterval(() => changed(), 1000);
+  log.info({ peerId: identity.peerId, consortium: manifest.consortium, round: engine.round.round, model: engine.global.version, dataset: trainer.dataset, trainSamples: trainer.trainSamples }, 'flnode started');
+
+  return {
+    engine,
+    network,
+    view,
+    httpUrl,
+    async stop() {
+      clearInterval(heartbeatStatus);
+      engine.stop();
+      await http?.close();
+      await network.stop();
+      await writeStatus();
+      await store.close();
+      trainer.dispose();
+    },
+  };
+}
+
+/** The model in the tfjs layers format for given flat weights (a scratch copy of the architecture). */
+async function modelArtifacts(trainer: Trainer, weights: Float32Array): Promise<{ modelJson: string; weights: Uint8Array }> {
+  const base = await trainer.exportModel();
+  const model = await importLayersModel(base.modelJson, base.weights);
+  setFlatWeights(model, weights);
+  const out = await exportLayersModel(model);
+  model.dispose();
+  return out;
+}

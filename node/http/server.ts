@@ -1,0 +1,193 @@
+// The node's local status page and JSON API (node:http; the surface is small enough that a
+// framework would add more than it saves). Binds where the daemon says (127.0.0.1 by default).
+import { timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { zipSync } from 'fflate';
+import type { Logger } from '../log.ts';
+import type { NodeView } from '../types.ts';
+import { parseWeightsUpload, UploadError } from './upload.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  view: NodeView;
+  token: string;
+  log?: Logger;
+  maxUploadBytes?: number;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'",
+  'cache-control': 'no-store',
+};
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > max) throw new HttpError(413, 'TOO_LARGE', `body of ${declared} bytes exceeds the limit of ${max}`);
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new HttpError(413, 'TOO_LARGE', `body exceeds the limit of ${max} bytes`);
+    parts.push(chunk as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+function checkToken(req: IncomingMessage, token: string): void {
+  const auth = req.headers.authorization ?? '';
+  const m = /^Bearer ([0-9a-f]{64})$/.exec(auth);
+  const a = Buffer.from(m?.[1] ?? '0'.repeat(64));
+  const b = Buffer.from(token);
+  if (!m || a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(401, 'UNAUTHORIZED', 'missing or wrong API token (Authorization: Bearer <token from the site directory\'s api-token file>)');
+}
+
+function checkSameOrigin(req: IncomingMessage): void {
+  const site = req.headers['sec-fetch-site'];
+  if (site && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'CROSS_ORIGIN', 'cross-origin requests may not change state');
+  const origin = req.headers.origin;
+  if (origin && origin !== 'null') {
+    let host = '';
+    try {
+      host = new URL(origin).host;
+    } catch {
+      throw new HttpError(403, 'CROSS_ORIGIN', 'bad Origin header');
+    }
+    if (host !== req.headers.host) throw new HttpError(403, 'CROSS_ORIGIN', 'cross-origin requests may not change state');
+  }
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<{ url: string; port: number; close(): Promise<void> }> {
+  const maxUpload = opts.maxUploadBytes ?? 64 << 20;
+  const page = await readFile(join(here, 'static', 'index.html'));
+  const appJs = await readFile(join(here, 'static', 'app.js'));
+  const chartJs = await readFile(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'));
+  const sse = new Set<ServerResponse>();
+
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        switch (url.pathname) {
+          case '/':
+            res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' });
+            return void res.end(page);
+          case '/app.js':
+            res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/javascript; charset=utf-8' });
+            return void res.end(appJs);
+          case '/vendor/chart.umd.js':
+            res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=3600' });
+            return void res.end(chartJs);
+          case '/api/status':
+            return sendJson(res, 200, opts.view.status());
+          case '/api/rounds':
+            return sendJson(res, 200, opts.view.rounds());
+          case '/api/metrics':
+            return sendJson(res, 200, opts.view.rounds().map((r) => ({ round: r.round, testAuc: r.testAuc, testAcc: r.testAcc, testLoss: r.testLoss, completedAt: r.completedAt })));
+          case '/api/events': {
+            res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
+            res.write(`data: ${JSON.stringify(opts.view.status())}\n\n`);
+            sse.add(res);
+            req.on('close', () => sse.delete(res));
+            return;
+          }
+          case '/api/model': {
+            const m = await opts.view.currentModel();
+            if (!m) throw new HttpError(404, 'NO_MODEL', 'no global model yet');
+            const zip = zipSync({ 'model.json': new TextEncoder().encode(m.modelJson), 'weights.bin': m.weights });
+            res.writeHead(200, {
+              ...SECURITY_HEADERS,
+              'content-type': 'application/zip',
+              'content-disposition': `attachment; filename="flnode-model-v${m.version}.zip"`,
+              'x-model-hash': m.hash,
+              'x-model-round': String(m.round),
+              'x-model-version': String(m.version),
+              'content-length': zip.length,
+            });
+            return void res.end(zip);
+          }
+        }
+        throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${url.pathname}`);
+      }
+      if (req.method === 'POST' && url.pathname === '/api/weights') {
+        checkSameOrigin(req);
+        checkToken(req, opts.token);
+        const body = await readBody(req, maxUpload);
+        let flat: Float32Array;
+        try {
+          flat = parseWeightsUpload(body, String(req.headers['content-type'] ?? ''), req.headers['x-weight-shapes'] as string | undefined, opts.view.weightShapes());
+        } catch (err) {
+          if (err instanceof UploadError) throw new HttpError(err.status, err.code, err.message);
+          throw err;
+        }
+        const r = await opts.view.submitWeights(flat);
+        opts.log?.info({ parameters: flat.length, round: r.round }, 'weights uploaded; they will be masked as this site\'s contribution');
+        return sendJson(res, 202, { accepted: true, parameters: flat.length, round: r.round });
+      }
+      if (url.pathname.startsWith('/api/')) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`);
+      throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${url.pathname}`);
+    } catch (err) {
+      if (err instanceof HttpError) {
+        opts.log?.warn({ method: req.method, path: url.pathname, status: err.status, reason: err.message }, 'http request refused');
+        if (!res.headersSent) sendJson(res, err.status, { error: { code: err.code, message: err.message } });
+        else res.end();
+        if (err.status === 413) req.destroy();
+        return;
+      }
+      opts.log?.error({ err: (err as Error).stack }, 'http handler failed');
+      if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
+    }
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  const unsubscribe = opts.view.onChange(() => {
+    if (sse.size === 0) return;
+    const data = `data: ${JSON.stringify(opts.view.status())}\n\n`;
+    for (const res of sse) res.write(data);
+  });
+  const keepAlive = setInterval(() => {
+    for (const res of sse) res.write(': keep-alive\n\n');
+  }, 15000);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    url: `http://${host}:${port}/`,
+    port,
+    async close() {
+      clearInterval(keepAlive);
+      unsubscribe();
+      for (const res of sse) res.end();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

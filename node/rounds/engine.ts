@@ -1,0 +1,804 @@
+// The round state machine (rules: node/rounds/README.md, PROTOCOL.md §4). One instance per node.
+// Messages are validated synchronously in the network's topic validator; accepted ones are handled
+// one at a time (a promise queue), as is the periodic tick that drives deadlines.
+import { createHash } from 'node:crypto';
+import {
+  buildCryptogram,
+  chunkCryptogram,
+  CryptogramAssembler,
+  cryptogramHash,
+  decodeAggregate,
+  decodeEnvelope,
+  encodeEnvelope,
+  equalBytes,
+  fromHex,
+  generateEphemeralKeyPair,
+  MAX_ENVELOPE_BYTES,
+  MessageKind,
+  ProtocolError,
+  sumCryptograms,
+  toHex,
+  type AttemptParams,
+  type Envelope,
+  type Message,
+} from '../../protocol/index.ts';
+import type { SiteIdentity } from '../identity.ts';
+import type { Logger } from '../log.ts';
+import { memberName, type Manifest } from '../manifest.ts';
+import { bytesF32, bytesU32, f32bytes, u32bytes, type Store } from '../storage/store.ts';
+import type { Network, RoundPhase, RoundSummary, Trainer, Verdict } from '../types.ts';
+import { publicKeyFromPeerId } from '../identity.ts';
+import { aggregatorOrder, candidateIndex } from './rotation.ts';
+
+export interface AttemptInfo {
+  aggregator: string;
+  participants: string[];
+  openedAt: number;
+}
+
+/** The persisted record of the round in progress (one per node, rewritten on every change). */
+export interface RoundState {
+  round: number;
+  attempt: number;
+  failover: number;
+  phase: RoundPhase;
+  roundStartedAt: number;
+  phaseStartedAt: number;
+  phaseSeconds: Partial<Record<RoundPhase, number>>;
+  attempts: Record<number, AttemptInfo>;
+  refused: number[];
+  equivocators: string[];
+  bytesIn: number;
+  bytesOut: number;
+  lastProgressAt: number;
+}
+
+export interface GlobalModel {
+  version: number;
+  hash: string;
+}
+
+export interface EngineOptions {
+  manifest: Manifest;
+  identity: SiteIdentity;
+  network: Network;
+  trainer: Trainer;
+  store: Store;
+  log: Logger;
+  onChange?: () => void;
+  /** Test hook: misbehave as aggregator (fault suite only). */
+  fault?: 'equivocate' | 'bad-aggregate' | 'false-dropout' | null;
+}
+
+interface KeyInfo {
+  publicKey: Uint8Array;
+  samples: number;
+}
+
+export const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const MAX_PENDING = 512;
+
+export class RoundEngine {
+  readonly members: string[];
+  private state!: RoundState;
+  global!: GlobalModel;
+  private weights!: Float32Array;
+  private readonly keys = new Map<number, Map<string, KeyInfo>>();
+  private readonly assemblers = new Map<string, CryptogramAssembler>();
+  private readonly received = new Map<string, Uint32Array>();
+  private readonly recvHash = new Map<string, string>();
+  private readonly heartbeats = new Map<string, { at: number; version: number; hash: string; round: number; attempt: number; phase: string }>();
+  private readonly claims = new Map<string, Set<string>>(); // `${version}/${hash}` → senders
+  private pending: Envelope[] = [];
+  private own: { secret: Uint8Array; public: Uint8Array } | null = null;
+  private ownPublished = new Set<number>();
+  private update: { delta: Float32Array; samples: number } | null = null;
+  private training: Promise<void> | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private timers: NodeJS.Timeout[] = [];
+  private lastModelRequest = 0;
+  private lastModelResponse = new Map<number, number>();
+  private externalWeights: Float32Array | null = null;
+  summaries: RoundSummary[] = [];
+  events: { at: number; kind: string; detail: string }[] = [];
+  stopped = false;
+  private readonly opts: EngineOptions;
+
+  constructor(opts: EngineOptions) {
+    this.opts = opts;
+    this.members = opts.manifest.members.map((m) => m.peerId);
+  }
+
+  private get log(): Logger {
+    return this.opts.log;
+  }
+  private get t(): Manifest['timeouts'] {
+    return this.opts.manifest.timeouts;
+  }
+  get self(): string {
+    return this.opts.identity.peerId;
+  }
+  get round(): RoundState {
+    return this.state;
+  }
+  get completed(): boolean {
+    return this.global.version >= this.opts.manifest.plan.rounds;
+  }
+  currentWeights(): Float32Array {
+    return this.weights;
+  }
+
+  // ---------------------------------------------------------------- start-up and persistence
+
+  async start(): Promise<void> {
+    const { store, trainer } = this.opts;
+    const g = await store.get<GlobalModel>('global');
+    if (g) {
+      this.global = g;
+      this.weights = bytesF32((await store.getBytes(modelKey(g.version)))!);
+    } else {
+      // Version 0: every site builds it from the manifest's model seed, so all hashes agree.
+      this.weights = trainer.getWeights();
+      this.global = { version: 0, hash: sha256hex(f32bytes(this.weights)) };
+      await store.batch([
+        { type: 'putBytes', key: modelKey(0), value: f32bytes(this.weights) },
+        { type: 'put', key: 'global', value: this.global },
+      ]);
+    }
+    this.summaries = [];
+    for (const k of await store.keys('summary/')) this.summaries.push((await store.get<RoundSummary>(k))!);
+    const ext = await store.getBytes('external-weights');
+    if (ext) this.externalWeights = bytesF32(ext);
+    const saved = await store.get<RoundState>('state');
+    if (saved && saved.round === this.global.version + 1) {
+      this.state = saved;
+      await this.restoreRound();
+      this.log.info({ round: saved.round, attempt: saved.attempt, phase: saved.phase }, 'resuming round from disk');
+    } else {
+      this.state = this.freshState(this.global.version + 1);
+    }
+    this.opts.network.setValidator((b, from) => this.validate(b, from));
+    this.opts.network.onMessage((b) => this.enqueue(() => this.onEnvelope(b)));
+    this.timers.push(setInterval(() => this.enqueue(() => this.tick()), 200));
+    this.timers.push(setInterval(() => void this.heartbeat(), this.t.heartbeatMs));
+    await this.persist();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+  }
+
+  private freshState(round: number): RoundState {
+    const now = Date.now();
+    return { round, attempt: 0, failover: 0, phase: this.completedAt(round) ? 'done' : 'keys', roundStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, attempts: {}, refused: [], equivocators: [], bytesIn: 0, bytesOut: 0, lastProgressAt: now };
+  }
+
+  private completedAt(round: number): boolean {
+    return round > this.opts.manifest.plan.rounds;
+  }
+
+  private async restoreRound(): Promise<void> {
+    const { store } = this.opts;
+    const r = this.state.round;
+    const u = await store.getBytes(`update/${r}`);
+    const meta = await store.get<{ samples: number }>(`updatemeta/${r}`);
+    if (u && meta) this.update = { delta: bytesF32(u), samples: meta.samples };
+    for (const k of await store.keys(`recv/${r}/`)) {
+      const [, , a, sender] = k.split('/');
+      const c = bytesU32((await store.getBytes(k))!);
+      this.received.set(`${a}/${sender}`, c);
+      this.recvHash.set(`${a}/${sender}`, toHex(cryptogramHash(c)));
+    }
+    const key = await store.get<{ secret: string; public: string; samples: number }>(`keys/${r}/${this.state.attempt}`);
+    if (key) this.own = { secret: fromHex(key.secret), public: fromHex(key.public) };
+    const mine = await store.getBytes(`crypt/${r}/${this.state.attempt}`);
+    if (mine) {
+      // Republish exactly the bytes persisted before the crash: never a new cryptogram under these masks.
+      this.received.set(`${this.state.attempt}/${this.self}`, bytesU32(mine));
+      this.recvHash.set(`${this.state.attempt}/${this.self}`, toHex(cryptogramHash(bytesU32(mine))));
+      setTimeout(() => this.enqueue(() => this.publishCryptogram(this.state.attempt, bytesU32(mine))), 1500);
+    }
+    if (this.own && key) setTimeout(() => this.enqueue(() => this.announceKey(this.state.attempt)), 1200);
+  }
+
+  private persistTimer: NodeJS.Timeout | null = null;
+  private async persist(): Promise<void> {
+    await this.opts.store.put('state', this.state);
+    this.opts.onChange?.();
+  }
+
+  private enqueue(fn: () => Promise<void> | void): void {
+    if (this.stopped) return;
+    this.queue = this.queue.then(fn).catch((err) => this.log.error({ err: (err as Error).stack ?? String(err) }, 'round step failed'));
+  }
+
+  private record(kind: string, detail: string): void {
+    this.events.push({ at: Date.now(), kind, detail });
+    if (this.events.length > 200) this.events.shift();
+    this.log.warn({ event: kind }, detail);
+  }
+
+  private setPhase(phase: RoundPhase): void {
+    if (this.state.phase === phase) return;
+    const now = Date.now();
+    const prev = this.state.phase;
+    this.state.phaseSeconds[prev] = (this.state.phaseSeconds[prev] ?? 0) + (now - this.state.phaseStartedAt) / 1000;
+    this.state.phase = phase;
+    this.state.phaseStartedAt = now;
+    this.log.info({ round: this.state.round, attempt: this.state.attempt, phase }, 'phase');
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private async send(message: Message, attempt = this.state.attempt, round = this.state.round): Promise<void> {
+    const bytes = encodeEnvelope({ consortium: this.opts.manifest.consortium, round, attempt, sender: this.self }, message, this.opts.identity.signingSecret);
+    this.state.bytesOut += bytes.length;
+    await this.opts.network.publish(bytes);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.stopped) return;
+    this.heartbeats.set(this.self, { at: Date.now(), version: this.global.version, hash: this.global.hash, round: this.state.round, attempt: this.state.attempt, phase: this.state.phase });
+    try {
+      await this.send({ kind: MessageKind.Heartbeat, body: { modelVersion: this.global.version, modelHash: fromHex(this.global.hash), phase: this.state.phase } });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
+    }
+  }
+
+  private async announceKey(attempt: number): Promise<void> {
+    const r = this.state.round;
+    let key = await this.opts.store.get<{ secret: string; public: string; samples: number }>(`keys/${r}/${attempt}`);
+    if (!key) {
+      const kp = generateEphemeralKeyPair();
+      key = { secret: toHex(kp.secretKey), public: toHex(kp.publicKey), samples: this.opts.trainer.trainSamples };
+      await this.opts.store.put(`keys/${r}/${attempt}`, key); // persisted before it is announced
+    }
+    this.own = { secret: fromHex(key.secret), public: fromHex(key.public) };
+    this.keysFor(attempt).set(this.self, { publicKey: this.own.public, samples: key.samples });
+    await this.send({ kind: MessageKind.KeyAnnouncement, body: { publicKey: this.own.public, samples: key.samples } }, attempt);
+  }
+
+  private async publishCryptogram(attempt: number, c: Uint32Array): Promise<void> {
+    for (const chunk of chunkCryptogram(c)) await this.send({ kind: MessageKind.CryptogramChunk, body: chunk }, attempt);
+    this.ownPublished.add(attempt);
+  }
+
+  // ---------------------------------------------------------------- validation (synchronous)
+
+  private publicKeyOf = (sender: string): Uint8Array | undefined => (this.members.includes(sender) ? publicKeyFromPeerId(sender) : undefined);
+
+  validate(bytes: Uint8Array, from: string): Verdict {
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(bytes, { consortium: this.opts.manifest.consortium, publicKeyOf: this.publicKeyOf, maxBytes: MAX_ENVELOPE_BYTES });
+    } catch (err) {
+      const reason = err instanceof ProtocolError ? err.code : 'MALFORMED';
+      this.log.warn({ from, reason, detail: (err as Error).message.slice(0, 200) }, 'message rejected');
+      return 'reject';
+    }
+    const reason = this.stateCheck(env, this.members.length);
+    if (reason) {
+      this.log.warn({ from: env.sender, kind: MessageKind[env.kind], round: env.round, attempt: env.attempt, reason }, 'message rejected');
+      return 'reject';
+    }
+    return 'accept';
+  }
+
+  /** Rules the pure decoder cannot apply: rounds, attempts, roles. Returns a reason, or null. */
+  stateCheck(env: Envelope, candidateSlack = 1): string | null {
+    if (env.sender === this.self) return 'own message echoed';
+    const r = this.state.round;
+    if (env.kind === MessageKind.Heartbeat || env.kind === MessageKind.ModelRequest || env.kind === MessageKind.ModelResponse) {
+      if (env.round > r + 100000) return 'round out of range';
+      return null;
+    }
+    if (env.round < r) return `stale round ${env.round} (current ${r})`;
+    if (env.round > r + 1) return `future round ${env.round} (current ${r})`;
+    if (env.round === r && env.attempt < this.state.attempt) return `stale attempt ${env.attempt} (current ${this.state.attempt})`;
+    if (env.attempt >= this.opts.manifest.maxAttempts) return `attempt ${env.attempt} beyond maxAttempts`;
+    if (env.round === r + 1) return null; // buffered until this node reaches that round
+    if (env.kind === MessageKind.AttemptStart || env.kind === MessageKind.AggregateRecord) {
+      const k = candidateIndex(this.members, r, env.sender, this.state.failover + candidateSlack);
+      if (k === null) return `${env.sender.slice(-8)} is not an aggregator candidate of round ${r}`;
+      if (env.kind === MessageKind.AttemptStart && env.body.aggregator !== env.sender) return 'attempt start names another aggregator';
+    }
+    if (env.kind === MessageKind.KeyAnnouncement) {
+      const prev = this.keys.get(env.attempt)?.get(env.sender);
+      if (prev && !equalBytes(prev.publicKey, env.body.publicKey)) return 'a second, different key for the same attempt';
+    }
+    if (env.kind === MessageKind.CryptogramChunk && env.body.totalWords !== this.weights.length) return `cryptogram of ${env.body.totalWords} words, model has ${this.weights.length}`;
+    return null;
+  }
+
+  // ---------------------------------------------------------------- handling
+
+  private async onEnvelope(bytes: Uint8Array): Promise<void> {
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(bytes, { consortium: this.opts.manifest.consortium, publicKeyOf: this.publicKeyOf });
+    } catch {
+      return;
+    }
+    this.state.bytesIn += bytes.length;
+    await this.handle(env);
+  }
+
+  async handle(env: Envelope): Promise<void> {
+    const why = this.stateCheck(env);
+    if (why) {
+      // the state may have moved since validation, or the sender is not (yet) a candidate here
+      if (env.kind !== MessageKind.Heartbeat) this.log.info({ from: env.sender, kind: MessageKind[env.kind], reason: why }, 'message ignored');
+      return;
+    }
+    if (env.kind === MessageKind.Heartbeat) return this.onHeartbeat(env);
+    if (env.kind === MessageKind.ModelRequest) return this.onModelRequest(env);
+    if (env.kind === MessageKind.ModelResponse) return this.onModelResponse(env);
+    if (env.round === this.state.round + 1) {
+      if (this.pending.length < MAX_PENDING) this.pending.push(env);
+      return;
+    }
+    switch (env.kind) {
+      case MessageKind.KeyAnnouncement:
+        this.keysFor(env.attempt).set(env.sender, { publicKey: env.body.publicKey, samples: env.body.samples });
+        break;
+      case MessageKind.CryptogramChunk:
+        await this.onChunk(env);
+        break;
+      case MessageKind.AttemptStart:
+        await this.onAttemptStart(env);
+        break;
+      case MessageKind.AggregateRecord:
+        await this.onAggregateRecord(env);
+        break;
+    }
+    await this.tick();
+  }
+
+  private keysFor(attempt: number): Map<string, KeyInfo> {
+    let m = this.keys.get(attempt);
+    if (!m) this.keys.set(attempt, (m = new Map()));
+    return m;
+  }
+
+  private onHeartbeat(env: Envelope & { kind: MessageKind.Heartbeat }): void {
+    const hash = toHex(env.body.modelHash);
+    this.heartbeats.set(env.sender, { at: Date.now(), version: env.body.modelVersion, hash, round: env.round, attempt: env.attempt, phase: env.body.phase });
+    const claim = `${env.body.modelVersion}/${hash}`;
+    if (!this.claims.has(claim) && this.claims.size > 1000) this.claims.clear();
+    (this.claims.get(claim) ?? this.claims.set(claim, new Set()).get(claim)!).add(env.sender);
+  }
+
+  private async onChunk(env: Envelope & { kind: MessageKind.CryptogramChunk }): Promise<void> {
+    const id = `${env.attempt}/${env.sender}`;
+    if (this.state.equivocators.includes(id)) return;
+    const hash = toHex(env.body.cryptogramHash);
+    const known = this.recvHash.get(id) ?? (this.assemblers.get(id) ? toHex(this.assemblers.get(id)!.hash) : undefined);
+    if (known && known !== hash) {
+      // Two different cryptograms from one member for one (round, attempt): drop both, record it.
+      this.state.equivocators.push(id);
+      this.received.delete(id);
+      this.recvHash.delete(id);
+      this.assemblers.delete(id);
+      await this.opts.store.batch([{ type: 'del', key: `recv/${this.state.round}/${id}` }]);
+      this.record('equivocation', `${memberName(this.opts.manifest, env.sender) ?? env.sender} published two different cryptograms for round ${this.state.round} attempt ${env.attempt}; both dropped`);
+      await this.persist();
+      return;
+    }
+    if (this.received.has(id)) return;
+    let asm = this.assemblers.get(id);
+    try {
+      if (!asm) {
+        asm = new CryptogramAssembler(env.body, this.weights.length);
+        this.assemblers.set(id, asm);
+      }
+      const c = asm.add(env.body);
+      if (c) {
+        this.assemblers.delete(id);
+        this.received.set(id, c);
+        this.recvHash.set(id, hash);
+        await this.opts.store.putBytes(`recv/${this.state.round}/${id}`, u32bytes(c));
+        this.state.lastProgressAt = Date.now();
+        this.opts.onChange?.();
+      }
+    } catch (err) {
+      this.log.warn({ from: env.sender, reason: (err as Error).message }, 'chunk rejected');
+    }
+  }
+
+  private async onAttemptStart(env: Envelope & { kind: MessageKind.AttemptStart }): Promise<void> {
+    const a = env.attempt;
+    const { participants } = env.body;
+    const refuse = (why: string) => {
+      this.record('refused-attempt', `refusing attempt ${a} of round ${this.state.round} from ${memberName(this.opts.manifest, env.sender)}: ${why}`);
+      if (!this.state.refused.includes(a)) this.state.refused.push(a);
+      return this.failover(`aggregator ${memberName(this.opts.manifest, env.sender)} misbehaved`);
+    };
+    if (this.state.attempts[a]) return; // first valid one wins
+    if (this.state.refused.includes(a)) return;
+    if (participants.some((p) => !this.members.includes(p))) return refuse('non-member participant');
+    if (participants.length < this.opts.manifest.minParticipants) return refuse(`fewer than ${this.opts.manifest.minParticipants} participants`);
+    if (!equalBytes(env.body.baseModelHash, fromHex(this.global.hash))) return refuse('built on another global model');
+    if (a > 0) {
+      const prev = this.state.attempts[a - 1];
+      if (!prev) return refuse(`no attempt ${a - 1} known here`);
+      if (participants.some((p) => !prev.participants.includes(p))) return refuse('adds participants');
+      const leftOut = prev.participants.filter((p) => !participants.includes(p) && this.received.has(`${a - 1}/${p}`));
+      if (leftOut.length) return refuse(`leaves out ${leftOut.map((p) => memberName(this.opts.manifest, p)).join(', ')} whose complete cryptogram this node holds`);
+    }
+    this.state.attempts[a] = { aggregator: env.sender, participants, openedAt: Date.now() };
+    const k = candidateIndex(this.members, this.state.round, env.sender, this.state.failover + 1)!;
+    this.state.failover = Math.max(this.state.failover, k);
+    if (a > this.state.attempt) {
+      this.state.attempt = a;
+      this.own = null;
+      this.log.info({ round: this.state.round, attempt: a, participants: participants.length, reason: env.body.reason }, 're-mask: new attempt');
+      if (participants.includes(this.self)) await this.announceKey(a);
+    }
+    this.state.lastProgressAt = Date.now();
+    this.setPhase(participants.includes(this.self) ? 'masking' : 'collecting');
+    await this.persist();
+  }
+
+  private async onAggregateRecord(env: Envelope & { kind: MessageKind.AggregateRecord }): Promise<void> {
+    const a = env.attempt;
+    const info = this.state.attempts[a];
+    const body = env.body;
+    const reject = (why: string) => {
+      this.record('rejected-aggregate', `aggregate record for round ${this.state.round} attempt ${a} from ${memberName(this.opts.manifest, env.sender)} rejected: ${why}`);
+      return this.failover('aggregator published a wrong record');
+    };
+    if (!info) {
+      // This node missed the attempt's start: it cannot check the sum, so it takes the model
+      // from peers once they commit (model sync verifies the hash against this signed record).
+      this.pendingRecordHash = toHex(body.newModelHash);
+      return;
+    }
+    if (body.participants.length !== info.participants.length || body.participants.some((p) => !info.participants.includes(p))) return reject('participant set differs from the attempt');
+    if (!equalBytes(body.baseModelHash, fromHex(this.global.hash))) return reject('wrong base model');
+    const cs: Uint32Array[] = [];
+    for (let i = 0; i < body.participants.length; i++) {
+      const id = `${a}/${body.participants[i]}`;
+      const c = this.received.get(id);
+      if (!c) {
+        this.pendingRecordHash = toHex(body.newModelHash);
+        this.pendingRecord = env;
+        return; // not all cryptograms here yet; the record is checked again at the next tick
+      }
+      if (!equalBytes(cryptogramHash(c), body.cryptogramHashes[i]!)) return reject(`hash of ${memberName(this.opts.manifest, body.participants[i]!)}'s cryptogram differs`);
+      cs.push(c);
+    }
+    const sum = sumCryptograms(cs);
+    if (!equalBytes(cryptogramHash(sum), body.sumHash)) return reject('sum hash differs');
+    const next = this.applyAggregate(sum, a);
+    if (sha256hex(f32bytes(next)) !== toHex(body.newModelHash)) return reject('new model hash differs');
+    await this.commit(next, a, env.sender, info.participants);
+  }
+  private pendingRecordHash: string | null = null;
+  private pendingRecord: (Envelope & { kind: MessageKind.AggregateRecord }) | null = null;
+
+  private attemptParams(a: number): AttemptParams {
+    const info = this.state.attempts[a]!;
+    const keys = this.keysFor(a);
+    return {
+      consortium: this.opts.manifest.consortium,
+      round: this.state.round,
+      attempt: a,
+      clip: this.opts.manifest.plan.clip,
+      participants: info.participants.map((id) => ({ id, publicKey: keys.get(id)!.publicKey, samples: keys.get(id)!.samples })),
+    };
+  }
+
+  private applyAggregate(sum: Uint32Array, a: number): Float32Array {
+    const delta = decodeAggregate(sum, this.attemptParams(a));
+    const next = new Float32Array(this.weights.length);
+    for (let i = 0; i < next.length; i++) next[i] = this.weights[i]! + delta[i]!;
+    return next;
+  }
+
+  private async commit(next: Float32Array, a: number, aggregator: string, participants: string[]): Promise<void> {
+    const r = this.state.round;
+    this.setPhase('verifying');
+    if (this.training) await this.training.catch(() => undefined); // the trainer is shared
+    const hash = sha256hex(f32bytes(next));
+    this.opts.trainer.setWeights(next);
+    const ev = await this.opts.trainer.evaluate('test');
+    this.state.phaseSeconds.verifying = (this.state.phaseSeconds.verifying ?? 0) + (Date.now() - this.state.phaseStartedAt) / 1000;
+    const summary: RoundSummary = {
+      round: r,
+      attempt: a,
+      participants,
+      aggregator,
+      phaseSeconds: this.state.phaseSeconds,
+      bytesIn: this.state.bytesIn,
+      bytesOut: this.state.bytesOut,
+      modelHash: hash,
+      testAuc: ev.auc,
+      testAcc: ev.acc,
+      testLoss: ev.loss,
+      completedAt: Date.now(),
+    };
+    await this.finishRound(r, next, hash, summary);
+    this.log.info({ round: r, attempt: a, participants: participants.length, modelHash: hash.slice(0, 16), testAuc: +ev.auc.toFixed(4), dataset: this.opts.trainer.dataset }, 'round complete');
+  }
+
+  private async finishRound(r: number, next: Float32Array, hash: string, summary: RoundSummary | null): Promise<void> {
+    this.global = { version: r, hash };
+    this.weights = next;
+    const ops: Parameters<Store['batch']>[0] = [
+      { type: 'putBytes', key: modelKey(r), value: f32bytes(next) },
+      { type: 'put', key: 'global', value: this.global },
+    ];
+    if (summary) ops.push({ type: 'put', key: `summary/${String(r).padStart(8, '0')}`, value: summary });
+    await this.opts.store.batch(ops);
+    if (summary) this.summaries.push(summary);
+    await this.opts.store.delPrefix(`recv/${r}/`);
+    this.keys.clear();
+    this.assemblers.clear();
+    this.received.clear();
+    this.recvHash.clear();
+    this.own = null;
+    this.ownPublished.clear();
+    this.update = null;
+    this.training = null;
+    this.pendingRecordHash = null;
+    this.pendingRecord = null;
+    this.state = this.freshState(r + 1);
+    await this.persist();
+    const pend = this.pending;
+    this.pending = [];
+    for (const env of pend) await this.handle(env);
+  }
+
+  // ---------------------------------------------------------------- model sync
+
+  private async onModelRequest(env: Envelope & { kind: MessageKind.ModelRequest }): Promise<void> {
+    const v = env.body.version;
+    if (v !== this.global.version || v === 0) return;
+    const last = this.lastModelResponse.get(v) ?? 0;
+    if (Date.now() - last < 2000) return;
+    this.lastModelResponse.set(v, Date.now());
+    await this.send({ kind: MessageKind.ModelResponse, body: { version: v, modelHash: fromHex(this.global.hash), weights: f32bytes(this.weights) } });
+  }
+
+  private async onModelResponse(env: Envelope & { kind: MessageKind.ModelResponse }): Promise<void> {
+    const v = env.body.version;
+    if (v <= this.global.version) return;
+    const hash = toHex(env.body.modelHash);
+    if (sha256hex(env.body.weights) !== hash) return this.record('bad-model', `model from ${memberName(this.opts.manifest, env.sender)} does not match its hash`);
+    if (env.body.weights.length !== this.weights.length * 4) return this.record('bad-model', 'model of the wrong size');
+    // Accept only a model vouched for by another member too: a signed aggregate record this
+    // node saw, or a heartbeat of a member other than the sender claiming (version, hash).
+    const vouchers = [...(this.claims.get(`${v}/${hash}`) ?? [])].filter((s) => s !== env.sender);
+    if (this.pendingRecordHash !== hash && vouchers.length === 0) return;
+    const next = bytesF32(env.body.weights);
+    if (this.training) await this.training.catch(() => undefined); // the trainer is shared
+    this.opts.trainer.setWeights(next);
+    const ev = await this.opts.trainer.evaluate('test');
+    this.log.info({ version: v, hash: hash.slice(0, 16), from: memberName(this.opts.manifest, env.sender) }, 'caught up: global model fetched from a peer and verified');
+    await this.finishRound(v, next, hash, {
+      round: v, attempt: -1, participants: [], aggregator: env.sender, phaseSeconds: {}, bytesIn: this.state.bytesIn, bytesOut: this.state.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, completedAt: Date.now(),
+    });
+  }
+
+  private async maybeRequestModel(): Promise<void> {
+    const now = Date.now();
+    let best = this.global.version;
+    for (const [peer, hb] of this.heartbeats) if (peer !== this.self && now - hb.at < this.t.livenessMs && hb.version > best) best = hb.version;
+    if (best <= this.global.version) return;
+    // Behind: either by two versions, or one version while this node is not part of that round's work.
+    const stuck = best > this.global.version + 1 || this.pendingRecordHash !== null || now - this.state.lastProgressAt > this.t.aggregateMs;
+    if (!stuck || now - this.lastModelRequest < 2000) return;
+    this.lastModelRequest = now;
+    await this.send({ kind: MessageKind.ModelRequest, body: { version: best } });
+  }
+
+  // ---------------------------------------------------------------- the tick: deadlines and progress
+
+  private live(peer: string): boolean {
+    if (peer === this.self) return true;
+    const hb = this.heartbeats.get(peer);
+    return !!hb && Date.now() - hb.at < this.t.livenessMs;
+  }
+
+  private get aggregator(): string {
+    return aggregatorOrder(this.members, this.state.round)[this.state.failover % this.members.length]!;
+  }
+
+  private async failover(why: string): Promise<void> {
+    this.state.failover++;
+    this.state.lastProgressAt = Date.now();
+    this.log.warn({ round: this.state.round, failover: this.state.failover, next: memberName(this.opts.manifest, this.aggregator), why }, 'aggregator failover');
+    await this.persist();
+  }
+
+  async tick(): Promise<void> {
+    if (this.stopped) return;
+    await this.maybeRequestModel();
+    if (this.completed) {
+      this.setPhase('done');
+      return;
+    }
+    const s = this.state;
+    const a = s.attempt;
+    const now = Date.now();
+    const info = s.attempts[a];
+    // Keys and training for attempt 0 start as soon as the round does.
+    if (a === 0 && !this.own && !info) await this.announceKey(0);
+    if (!this.update && !this.training) this.training = this.train();
+    // Skip candidates that are not live.
+    let guard = 0;
+    while (this.aggregator !== this.self && !this.live(this.aggregator) && guard++ < this.members.length) {
+      s.failover++;
+      this.log.info({ round: s.round, next: memberName(this.opts.manifest, this.aggregator) }, 'aggregator candidate not live; next');
+    }
+    const iAmAggregator = this.aggregator === this.self;
+
+    if (!info) {
+      this.setPhase(this.update ? 'keys' : 'training');
+      if (iAmAggregator && a === 0 && !s.refused.includes(0)) {
+        const keys = this.keysFor(0);
+        // Wait for every member's key, or for the keys deadline with at least the minimum.
+        const haveAll = this.members.every((m) => keys.has(m));
+        if ((haveAll || now - s.roundStartedAt > this.t.keysMs) && keys.size >= this.opts.manifest.minParticipants) {
+          await this.openAttempt(0, [...keys.keys()], 'round start');
+        }
+      }
+      if (now - s.lastProgressAt > this.t.keysMs + this.t.aggregateMs) await this.failover('no attempt opened in time');
+      return;
+    }
+
+    const mine = info.participants.includes(this.self);
+    const keys = this.keysFor(a);
+    if (mine && this.update && !this.received.has(`${a}/${this.self}`) && info.participants.every((p) => keys.has(p))) {
+      await this.buildAndPublish(a);
+    }
+    const missing = info.participants.filter((p) => !this.received.has(`${a}/${p}`));
+    if (missing.length === 0 && this.pendingRecord && this.pendingRecord.attempt === a) {
+      const rec = this.pendingRecord;
+      this.pendingRecord = null;
+      await this.onAggregateRecord(rec);
+      if (this.state.round !== s.round) return;
+    }
+    this.setPhase(missing.length ? (mine && !this.received.has(`${a}/${this.self}`) ? (this.update ? 'masking' : 'training') : 'collecting') : 'aggregating');
+    const collectDeadline = info.openedAt + (a === 0 ? this.t.trainingMs : this.t.keysMs) + this.t.collectMs;
+    if (iAmAggregator) {
+      if (missing.length === 0) {
+        await this.publishRecord(a, info.participants);
+        s.lastProgressAt = now;
+      } else if (now > collectDeadline) {
+        let survivors = info.participants.filter((p) => this.received.has(`${a}/${p}`));
+        if (this.opts.fault === 'false-dropout') survivors = survivors.slice(1);
+        if (a + 1 < this.opts.manifest.maxAttempts && survivors.length >= this.opts.manifest.minParticipants) {
+          await this.openAttempt(a + 1, survivors, `missing cryptograms from ${missing.map((p) => memberName(this.opts.manifest, p)).join(', ')}`);
+        }
+      }
+    }
+    // Failover when the aggregator does not finish in time.
+    const expected = missing.length === 0 ? Math.max(s.lastProgressAt, info.openedAt) + this.t.aggregateMs : collectDeadline + this.t.aggregateMs;
+    if (now > expected && now - s.lastProgressAt > this.t.aggregateMs) {
+      await this.failover(missing.length === 0 ? 'no aggregate record in time' : 'no re-mask in time');
+      if (this.aggregator === this.self && missing.length === 0) await this.publishRecord(a, info.participants);
+    }
+  }
+
+  private published = new Set<string>();
+  private async openAttempt(a: number, participants: string[], reason: string): Promise<void> {
+    const tag = `start/${this.state.round}/${a}/${this.state.failover}`;
+    if (this.published.has(tag)) return;
+    this.published.add(tag);
+    if (this.state.attempts[a] && a === this.state.attempt) return;
+    this.log.info({ round: this.state.round, attempt: a, participants: participants.length, reason }, 'opening attempt as aggregator');
+    const body = { aggregator: this.self, participants, baseModelHash: fromHex(this.global.hash), reason };
+    await this.send({ kind: MessageKind.AttemptStart, body }, a);
+    await this.onAttemptStart({ version: 1, consortium: this.opts.manifest.consortium, round: this.state.round, attempt: a, sender: this.self, kind: MessageKind.AttemptStart, body });
+  }
+
+  private async publishRecord(a: number, participants: string[]): Promise<void> {
+    const tag = `record/${this.state.round}/${a}/${this.state.failover}`;
+    if (this.published.has(tag)) return;
+    this.published.add(tag);
+    this.setPhase('aggregating');
+    const cs = participants.map((p) => this.received.get(`${a}/${p}`)!);
+    const sum = sumCryptograms(cs);
+    const next = this.applyAggregate(sum, a);
+    let newHash = fromHex(sha256hex(f32bytes(next)));
+    if (this.opts.fault === 'bad-aggregate') newHash = new Uint8Array(32).fill(7);
+    const body = { participants, cryptogramHashes: cs.map((c) => cryptogramHash(c)), sumHash: cryptogramHash(sum), baseModelHash: fromHex(this.global.hash), newModelHash: newHash };
+    await this.send({ kind: MessageKind.AggregateRecord, body }, a);
+    if (this.opts.fault === 'bad-aggregate') return;
+    await this.commit(next, a, this.self, participants);
+  }
+
+  private async train(): Promise<void> {
+    const r = this.state.round;
+    const { trainer, store } = this.opts;
+    try {
+      let delta: Float32Array;
+      let samples = trainer.trainSamples;
+      if (this.externalWeights) {
+        delta = new Float32Array(this.weights.length);
+        for (let i = 0; i < delta.length; i++) delta[i] = this.externalWeights[i]! - this.weights[i]!;
+        this.externalWeights = null;
+        await store.batch([{ type: 'del', key: 'external-weights' }]);
+        this.log.info({ round: r }, 'using uploaded weights as this round\'s contribution');
+      } else {
+        trainer.setWeights(this.weights);
+        const seed = (this.opts.manifest.model.seed * 7919 + r * 104729 + this.members.indexOf(this.self) * 13) >>> 0;
+        const res = await trainer.trainLocal({ seed });
+        delta = res.delta;
+        samples = res.samples;
+        this.log.info({ round: r, seconds: +res.seconds.toFixed(2), loss: +res.loss.toFixed(4), samples }, 'local training done');
+      }
+      if (this.state.round !== r) return;
+      await store.batch([
+        { type: 'putBytes', key: `update/${r}`, value: f32bytes(delta) },
+        { type: 'put', key: `updatemeta/${r}`, value: { samples } },
+      ]);
+      this.update = { delta, samples };
+      this.enqueue(() => this.tick());
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'local training failed');
+      this.training = null;
+    }
+  }
+
+  private async buildAndPublish(a: number): Promise<void> {
+    if (!this.own || !this.update) return;
+    const r = this.state.round;
+    const existing = await this.opts.store.getBytes(`crypt/${r}/${a}`);
+    let c: Uint32Array;
+    if (existing) c = bytesU32(existing);
+    else {
+      c = buildCryptogram(this.attemptParams(a), { id: this.self, secretKey: this.own.secret }, this.update.delta);
+      await this.opts.store.putBytes(`crypt/${r}/${a}`, u32bytes(c)); // persisted before publishing
+    }
+    this.received.set(`${a}/${this.self}`, c);
+    this.recvHash.set(`${a}/${this.self}`, toHex(cryptogramHash(c)));
+    await this.publishCryptogram(a, c);
+    if (this.opts.fault === 'equivocate') {
+      const other = c.slice();
+      other[0] = (other[0]! + 1) >>> 0;
+      await this.publishCryptogram(a, other);
+    }
+    this.state.lastProgressAt = Date.now();
+    await this.persist();
+  }
+
+  // ---------------------------------------------------------------- views
+
+  heartbeatOf(peer: string): { at: number; version: number } | undefined {
+    return this.heartbeats.get(peer);
+  }
+
+  chunkProgress(peer: string): { received: number; total: number | null } {
+    const id = `${this.state.attempt}/${peer}`;
+    if (this.received.has(id)) {
+      const n = Math.ceil((this.weights.length * 4) / (1 << 20));
+      return { received: n, total: n };
+    }
+    const asm = this.assemblers.get(id);
+    return asm ? { received: asm.progress.received, total: asm.progress.count } : { received: 0, total: null };
+  }
+
+  deadline(): number | null {
+    const info = this.state.attempts[this.state.attempt];
+    if (!info) return this.state.roundStartedAt + this.t.keysMs;
+    return info.openedAt + (this.state.attempt === 0 ? this.t.trainingMs : this.t.keysMs) + this.t.collectMs;
+  }
+
+  async submitWeights(flat: Float32Array): Promise<number> {
+    if (flat.length !== this.weights.length) throw new Error(`expected ${this.weights.length} weights, got ${flat.length}`);
+    this.externalWeights = flat;
+    await this.opts.store.putBytes('external-weights', f32bytes(flat));
+    return this.update ? this.state.round + 1 : this.state.round;
+  }
+
+  async modelAt(version: number): Promise<Float32Array | undefined> {
+    const b = await this.opts.store.getBytes(modelKey(version));
+    return b ? bytesF32(b) : undefined;
+  }
+}
+
+export const modelKey = (v: number): string => `model/${String(v).padStart(8, '0')}`;

@@ -1,0 +1,182 @@
+// N local flnode processes on loopback as one consortium: identities, a signed manifest, one
+// `flnode start` per site with its own directory, partition and status page.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { signingPublicKey } from '../../protocol/index.ts';
+import { initIdentity, loadOrCreateAdminKey } from '../identity.ts';
+import { createManifest, signManifest, type Manifest } from '../manifest.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface TestbedOptions {
+  nodes: number;
+  rounds: number;
+  data: string;
+  dir?: string;
+  httpBasePort?: number | null;
+  maxTrainSamples?: number;
+  maxEvalSamples?: number;
+  epochs?: number;
+  split?: string;
+  timeouts?: Partial<Manifest['timeouts']>;
+  minParticipants?: number;
+  maxAttempts?: number;
+  /** Extra environment per node index (fault injection in tests). */
+  env?: (i: number) => Record<string, string>;
+}
+
+export interface TestbedNode {
+  index: number;
+  name: string;
+  dir: string;
+  peerId: string;
+  port: number;
+  httpUrl: string | null;
+  process: ChildProcess | null;
+  kill(signal?: NodeJS.Signals): void;
+  restart(): void;
+  status(): NodeStatusFile | null;
+}
+
+export interface NodeStatusFile {
+  site: string;
+  peerId: string;
+  round: { round: number; attempt: number; phase: string };
+  model: { version: number; hash: string };
+  rounds: { round: number; attempt: number; participants: string[]; testAuc: number | null; testAcc: number | null; modelHash: string; completedAt: number; phaseSeconds: Record<string, number> }[];
+  completed: boolean;
+  events?: { kind: string; detail: string }[];
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'flnode-testbed-'));
+  mkdirSync(dir, { recursive: true });
+  const sites = [];
+  for (let i = 0; i < opts.nodes; i++) {
+    const siteDir = join(dir, `site-${i}`);
+    const id = existsSync(join(siteDir, 'identity.key')) ? await (await import('../identity.ts')).loadIdentity(siteDir) : await initIdentity(siteDir);
+    sites.push({ dir: siteDir, peerId: id.peerId, port: await freePort() });
+  }
+  const adminKey = await loadOrCreateAdminKey(join(dir, 'admin.key'));
+  let manifest = createManifest({
+    consortium: `testbed-${Date.now().toString(36)}`,
+    adminPublicKey: signingPublicKey(adminKey),
+    plan: { rounds: opts.rounds, localEpochs: opts.epochs ?? 1 },
+    timeouts: { heartbeatMs: 500, livenessMs: 4000, keysMs: 4000, trainingMs: 60000, collectMs: 10000, aggregateMs: 8000, ...opts.timeouts },
+    minParticipants: opts.minParticipants ?? 2,
+    maxAttempts: opts.maxAttempts ?? 4,
+  });
+  manifest = { ...manifest, members: sites.map((s, i) => ({ name: `hospital-${String.fromCharCode(97 + i)}`, peerId: s.peerId })) };
+  manifest = signManifest(manifest, adminKey);
+  const manifestPath = join(dir, 'manifest.json');
+  await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
+  return new Testbed(opts, dir, manifestPath, manifest, sites);
+}
+
+export class Testbed {
+  readonly nodes: TestbedNode[];
+  constructor(
+    readonly opts: TestbedOptions,
+    readonly dir: string,
+    readonly manifestPath: string,
+    readonly manifest: Manifest,
+    sites: { dir: string; peerId: string; port: number }[],
+  ) {
+    const addr = (s: { port: number; peerId: string }) => `/ip4/127.0.0.1/tcp/${s.port}/p2p/${s.peerId}`;
+    this.nodes = sites.map((s, i) => {
+      const node: TestbedNode = {
+        index: i,
+        name: manifest.members[i]!.name,
+        dir: s.dir,
+        peerId: s.peerId,
+        port: s.port,
+        httpUrl: opts.httpBasePort != null ? `http://127.0.0.1:${opts.httpBasePort + i}/` : null,
+        process: null,
+        kill: (signal = 'SIGTERM') => node.process?.kill(signal),
+        restart: () => {
+          const args = [
+            join(root, 'bin', 'flnode.mjs'), 'start', '--dir', s.dir, '--manifest', this.manifestPath, '--data', opts.data,
+            '--listen', `/ip4/127.0.0.1/tcp/${s.port}`, '--peers', sites.filter((o) => o !== s).map(addr).join(','),
+            '--sites', String(sites.length), '--site', String(i), '--split', opts.split ?? 'iid',
+          ];
+          if (opts.httpBasePort != null) args.push('--http', `127.0.0.1:${opts.httpBasePort + i}`);
+          if (opts.maxTrainSamples) args.push('--max-train-samples', String(opts.maxTrainSamples));
+          if (opts.maxEvalSamples) args.push('--max-eval-samples', String(opts.maxEvalSamples));
+          const log = createWriteStream(join(s.dir, 'node.log'), { flags: 'a' });
+          const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...(opts.env?.(i) ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
+          child.stdout!.pipe(log, { end: false });
+          child.stderr!.pipe(log, { end: false });
+          node.process = child;
+          child.on('exit', () => {
+            if (node.process === child) node.process = null;
+          });
+        },
+        status: () => {
+          try {
+            return JSON.parse(readFileSync(join(s.dir, 'status.json'), 'utf8')) as NodeStatusFile;
+          } catch {
+            return null;
+          }
+        },
+      };
+      return node;
+    });
+  }
+
+  start(): void {
+    for (const n of this.nodes) n.restart();
+  }
+
+  alive(): TestbedNode[] {
+    return this.nodes.filter((n) => n.process && n.process.exitCode === null);
+  }
+
+  /** Resolves when every node in `which` (default: all) reports model version ≥ v. */
+  async waitFor(pred: (n: TestbedNode, s: NodeStatusFile | null) => boolean, timeoutMs: number, which = this.nodes): Promise<void> {
+    const t0 = Date.now();
+    while (!which.every((n) => pred(n, n.status()))) {
+      if (Date.now() - t0 > timeoutMs) {
+        const states = which.map((n) => `${n.name}: ${JSON.stringify(n.status()?.round ?? null)} v${n.status()?.model.version ?? '?'}`).join('; ');
+        throw new Error(`testbed: timed out after ${timeoutMs} ms (${states}); logs in ${this.dir}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  waitForVersion(v: number, timeoutMs: number, which = this.nodes): Promise<void> {
+    return this.waitFor((_n, s) => (s?.model.version ?? -1) >= v, timeoutMs, which);
+  }
+
+  async stop(): Promise<void> {
+    const all = this.nodes.filter((n) => n.process);
+    for (const n of all) n.process!.kill('SIGTERM');
+    await Promise.all(all.map((n) => new Promise<void>((r) => {
+      const p = n.process;
+      if (!p || p.exitCode !== null) return r();
+      const t = setTimeout(() => {
+        p.kill('SIGKILL');
+        r();
+      }, 8000);
+      p.once('exit', () => {
+        clearTimeout(t);
+        r();
+      });
+    })));
+  }
+}
