@@ -1,0 +1,96 @@
+// The federation every mode runs: the same sites (partitions), initial model, seeds, rounds and
+// local epochs; only the protection of the updates differs.
+import type { Trainer } from '../../node/types.ts';
+import { since, zeroTimes, type PhaseTimes, type ProtectionMode, type SiteUpdate } from './types.ts';
+
+export interface ModeResult {
+  mode: string;
+  description: string;
+  test_auc: number;
+  test_acc: number;
+  /** Per-round means (seconds per round). */
+  train_s: number;
+  protect_s: number;
+  communicate_s: number;
+  aggregate_s: number;
+  unprotect_s: number;
+  bytes_per_site: number;
+  extrapolated: boolean;
+  auc_per_round: number[];
+  notes: string[];
+  /** max |decoded − float FedAvg| over coordinates and rounds, for the same updates. */
+  max_abs_error: number;
+}
+
+export interface FederationOptions {
+  sites: readonly Trainer[];
+  rounds: number;
+  seed: number;
+  /** Initial global weights (the same for every mode). */
+  initial: Float32Array;
+  progress?: (msg: string) => void;
+}
+
+export async function runFederation(mode: ProtectionMode, opts: FederationOptions): Promise<ModeResult> {
+  const say = opts.progress ?? (() => {});
+  const global = Float32Array.from(opts.initial);
+  const sum: PhaseTimes = zeroTimes();
+  let train = 0;
+  let bytes = 0;
+  let extrapolated = false;
+  let maxErr = 0;
+  const notes = new Set<string>();
+  const aucs: number[] = [];
+  let last = { auc: 0, acc: 0 };
+  for (let r = 1; r <= opts.rounds; r++) {
+    const updates: SiteUpdate[] = [];
+    for (const [k, site] of opts.sites.entries()) {
+      site.setWeights(global);
+      const res = await site.trainLocal({ seed: opts.seed * 1000 + r * 10 + k });
+      train += res.seconds / opts.sites.length; // sites train in parallel: the mean is the round's share
+      updates.push({ id: `site-${k}`, delta: res.delta, samples: res.samples });
+    }
+    const t = performance.now();
+    const out = await mode.aggregate(updates, r);
+    const wall = since(t);
+    maxErr = Math.max(maxErr, maxDeviation(out.aggregate, updates));
+    for (const k of Object.keys(sum) as (keyof PhaseTimes)[]) sum[k] += out.times[k];
+    bytes += out.bytesPerSite;
+    extrapolated ||= out.extrapolated;
+    if (out.note) notes.add(out.note);
+    for (let i = 0; i < global.length; i++) global[i] += out.aggregate[i]!;
+    opts.sites[0]!.setWeights(global);
+    last = await opts.sites[0]!.evaluate('test');
+    aucs.push(last.auc);
+    say(`${mode.name} round ${r}/${opts.rounds}: test AUC ${last.auc.toFixed(4)} ACC ${last.acc.toFixed(4)}; protect+aggregate ${(out.times.protect + out.times.aggregate).toFixed(3)} s, in-process wall ${wall.toFixed(2)} s${out.extrapolated ? ' (extrapolated)' : ''}`);
+  }
+  const R = opts.rounds;
+  return {
+    mode: mode.name,
+    description: mode.describe(),
+    test_auc: last.auc,
+    test_acc: last.acc,
+    train_s: train / R,
+    protect_s: sum.protect / R,
+    communicate_s: sum.communicate / R,
+    aggregate_s: sum.aggregate / R,
+    unprotect_s: sum.unprotect / R,
+    bytes_per_site: Math.round(bytes / R),
+    extrapolated,
+    auc_per_round: aucs,
+    notes: [...notes],
+    max_abs_error: maxErr,
+  };
+}
+
+/** max_i |a_i − Σ_k w_k·u_k,i| with the FedAvg float64 reference. */
+export function maxDeviation(a: Float32Array, updates: readonly SiteUpdate[]): number {
+  const total = updates.reduce((s, u) => s + u.samples, 0);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    let ref = 0;
+    for (const u of updates) ref += (u.samples / total) * u.delta[i]!;
+    m = Math.max(m, Math.abs(a[i]! - ref));
+  }
+  return m;
+}
