@@ -93,7 +93,8 @@ export function toMarkdown(r: CompareResults, info: RunInfo, chartFile: string):
   );
   L.push('## ChestMNIST (`--data PATH` to chestmnist.npz)', '');
   L.push(
-    'ChestMNIST is multi-label with 14 outputs: the model\'s last Dense layer grows from 32·1+1 = 33 to 32·14+14 = 462 parameters (55,681 → 56,110 in total), every mode\'s update, ciphertext count and bytes grow accordingly, and AUC/ACC are the MedMNIST multi-label ones (mean per-label AUC, per-label ACC at 0.5). Its train split is 78,468 images, about 17x PneumoniaMNIST, so training dominates the round even more; use `--max-train-samples` to cap per-site samples for a quicker run. Nothing else changes: the loader and model pick the task and output count from the file.',
+    `ChestMNIST is multi-label with 14 outputs: the model\'s last Dense layer grows from 32·1+1 = 33 to 32·14+14 = 462 parameters (${info.parameters.toLocaleString('en-US')} → ${(info.parameters + 429).toLocaleString('en-US')} in total for this binary run's model), ` +
+      'every mode\'s update, ciphertext count and bytes grow accordingly, and AUC/ACC are the MedMNIST multi-label ones (mean per-label AUC, per-label ACC at 0.5). Its train split is 78,468 images, about 17x PneumoniaMNIST, so training dominates the round even more; use `--max-train-samples` to cap per-site samples for a quicker run. Nothing else changes: the loader and model pick the task and output count from the file.',
     '',
   );
   L.push(`![protect+aggregate per mode (log) and AUC per round](${chartFile})`, '');
