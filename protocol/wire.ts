@@ -31,6 +31,8 @@ export enum MessageKind {
 }
 
 export interface HeartbeatBody {
+  /** Sender's clock, ms since the Unix epoch: makes every heartbeat unique (gossip dedupes by hash). */
+  sentAt: number;
   modelVersion: number;
   modelHash: Uint8Array;
   phase: string;
@@ -111,7 +113,7 @@ function encodeBody(m: Message): Uint8Array {
   const w = new Writer();
   switch (m.kind) {
     case MessageKind.Heartbeat:
-      w.u64(m.body.modelVersion).bytes(m.body.modelHash, 32).str(m.body.phase, MAX_PHASE_BYTES, 1);
+      w.u64(m.body.sentAt).u64(m.body.modelVersion).bytes(m.body.modelHash, 32).str(m.body.phase, MAX_PHASE_BYTES, 1);
       break;
     case MessageKind.KeyAnnouncement:
       if (m.body.samples < 1) fail('BAD_PARAMS', 'samples must be ≥ 1');
@@ -163,7 +165,7 @@ function decodeBody(kind: MessageKind, body: Uint8Array): Message {
   let m: Message;
   switch (kind) {
     case MessageKind.Heartbeat:
-      m = { kind, body: { modelVersion: r.u64('model version'), modelHash: r.bytes(32, 'model hash'), phase: r.str(MAX_PHASE_BYTES, 'phase', 1) } };
+      m = { kind, body: { sentAt: r.u64('sent at'), modelVersion: r.u64('model version'), modelHash: r.bytes(32, 'model hash'), phase: r.str(MAX_PHASE_BYTES, 'phase', 1) } };
       break;
     case MessageKind.KeyAnnouncement: {
       const publicKey = r.bytes(32, 'public key');

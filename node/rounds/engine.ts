@@ -46,7 +46,8 @@ export interface RoundState {
   phaseStartedAt: number;
   phaseSeconds: Partial<Record<RoundPhase, number>>;
   attempts: Record<number, AttemptInfo>;
-  refused: number[];
+  /** `${attempt}/${aggregator}` of attempt starts this node refused. */
+  refused: string[];
   equivocators: string[];
   bytesIn: number;
   bytesOut: number;
@@ -241,7 +242,7 @@ export class RoundEngine {
     if (this.stopped) return;
     this.heartbeats.set(this.self, { at: Date.now(), version: this.global.version, hash: this.global.hash, round: this.state.round, attempt: this.state.attempt, phase: this.state.phase });
     try {
-      await this.send({ kind: MessageKind.Heartbeat, body: { modelVersion: this.global.version, modelHash: fromHex(this.global.hash), phase: this.state.phase } });
+      await this.send({ kind: MessageKind.Heartbeat, body: { sentAt: Date.now(), modelVersion: this.global.version, modelHash: fromHex(this.global.hash), phase: this.state.phase } });
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
@@ -290,6 +291,7 @@ export class RoundEngine {
   stateCheck(env: Envelope, candidateSlack = 1): string | null {
     if (env.sender === this.self) return 'own message echoed';
     const r = this.state.round;
+    if (env.kind === MessageKind.Heartbeat && Math.abs(Date.now() - env.body.sentAt) > 300_000) return 'heartbeat more than 5 minutes off this clock (replayed?)';
     if (env.kind === MessageKind.Heartbeat || env.kind === MessageKind.ModelRequest || env.kind === MessageKind.ModelResponse) {
       if (env.round > r + 100000) return 'round out of range';
       return null;
@@ -412,11 +414,11 @@ export class RoundEngine {
     const { participants } = env.body;
     const refuse = (why: string) => {
       this.record('refused-attempt', `refusing attempt ${a} of round ${this.state.round} from ${memberName(this.opts.manifest, env.sender)}: ${why}`);
-      if (!this.state.refused.includes(a)) this.state.refused.push(a);
+      if (!this.state.refused.includes(`${a}/${env.sender}`)) this.state.refused.push(`${a}/${env.sender}`);
       return this.failover(`aggregator ${memberName(this.opts.manifest, env.sender)} misbehaved`);
     };
     if (this.state.attempts[a]) return; // first valid one wins
-    if (this.state.refused.includes(a)) return;
+    if (this.state.refused.includes(`${a}/${env.sender}`)) return;
     if (participants.some((p) => !this.members.includes(p))) return refuse('non-member participant');
     if (participants.length < this.opts.manifest.minParticipants) return refuse(`fewer than ${this.opts.manifest.minParticipants} participants`);
     if (!equalBytes(env.body.baseModelHash, fromHex(this.global.hash))) return refuse('built on another global model');
@@ -524,15 +526,16 @@ export class RoundEngine {
   }
 
   private async finishRound(r: number, next: Float32Array, hash: string, summary: RoundSummary | null): Promise<void> {
-    this.global = { version: r, hash };
-    this.weights = next;
+    const global = { version: r, hash };
     const ops: Parameters<Store['batch']>[0] = [
       { type: 'putBytes', key: modelKey(r), value: f32bytes(next) },
-      { type: 'put', key: 'global', value: this.global },
+      { type: 'put', key: 'global', value: global },
     ];
     if (summary) ops.push({ type: 'put', key: `summary/${String(r).padStart(8, '0')}`, value: summary });
     await this.opts.store.batch(ops);
-    if (summary) this.summaries.push(summary);
+    this.global = global;
+    this.weights = next;
+    if (summary) this.summaries = [...this.summaries.filter((x) => x.round !== r), summary];
     await this.opts.store.delPrefix(`recv/${r}/`);
     this.keys.clear();
     this.assemblers.clear();
@@ -564,14 +567,15 @@ export class RoundEngine {
 
   private async onModelResponse(env: Envelope & { kind: MessageKind.ModelResponse }): Promise<void> {
     const v = env.body.version;
-    if (v <= this.global.version) return;
     const hash = toHex(env.body.modelHash);
+    if (v < this.global.version || (v === this.global.version && (hash === this.global.hash || !this.outvoted()))) return;
     if (sha256hex(env.body.weights) !== hash) return this.record('bad-model', `model from ${memberName(this.opts.manifest, env.sender)} does not match its hash`);
     if (env.body.weights.length !== this.weights.length * 4) return this.record('bad-model', 'model of the wrong size');
     // Accept only a model vouched for by another member too: a signed aggregate record this
     // node saw, or a heartbeat of a member other than the sender claiming (version, hash).
     const vouchers = [...(this.claims.get(`${v}/${hash}`) ?? [])].filter((s) => s !== env.sender);
     if (this.pendingRecordHash !== hash && vouchers.length === 0) return;
+    if (v === this.global.version) this.record('fork-healed', `this node's model v${v} differs from the one most live members hold; adopting theirs`);
     const next = bytesF32(env.body.weights);
     if (this.training) await this.training.catch(() => undefined); // the trainer is shared
     this.opts.trainer.setWeights(next);
@@ -582,8 +586,22 @@ export class RoundEngine {
     });
   }
 
+  /** True when most other live members claim another model for this node's current version. */
+  private outvoted(): boolean {
+    const now = Date.now();
+    const others = [...this.heartbeats].filter(([p, hb]) => p !== this.self && now - hb.at < this.t.livenessMs);
+    const same = others.filter(([, hb]) => hb.version === this.global.version);
+    const differ = same.filter(([, hb]) => hb.hash !== this.global.hash);
+    return differ.length > 0 && differ.length > others.length / 2 && new Set(differ.map(([, hb]) => hb.hash)).size === 1;
+  }
+
   private async maybeRequestModel(): Promise<void> {
     const now = Date.now();
+    if (this.outvoted() && now - this.lastModelRequest > 2000 && now - this.state.lastProgressAt > 2000) {
+      this.lastModelRequest = now;
+      await this.send({ kind: MessageKind.ModelRequest, body: { version: this.global.version } });
+      return;
+    }
     let best = this.global.version;
     for (const [peer, hb] of this.heartbeats) if (peer !== this.self && now - hb.at < this.t.livenessMs && hb.version > best) best = hb.version;
     if (best <= this.global.version) return;
@@ -596,10 +614,16 @@ export class RoundEngine {
 
   // ---------------------------------------------------------------- the tick: deadlines and progress
 
+  private readonly startedAt = Date.now();
   private live(peer: string): boolean {
     if (peer === this.self) return true;
     const hb = this.heartbeats.get(peer);
     return !!hb && Date.now() - hb.at < this.t.livenessMs;
+  }
+
+  /** Silent for the whole liveness window, and this node has been up long enough to know. */
+  private knownDead(peer: string): boolean {
+    return !this.live(peer) && Date.now() - this.startedAt > this.t.livenessMs;
   }
 
   private get aggregator(): string {
@@ -629,7 +653,7 @@ export class RoundEngine {
     if (!this.update && !this.training) this.training = this.train();
     // Skip candidates that are not live.
     let guard = 0;
-    while (this.aggregator !== this.self && !this.live(this.aggregator) && guard++ < this.members.length) {
+    while (this.aggregator !== this.self && this.knownDead(this.aggregator) && guard++ < this.members.length) {
       s.failover++;
       this.log.info({ round: s.round, next: memberName(this.opts.manifest, this.aggregator) }, 'aggregator candidate not live; next');
     }
@@ -637,7 +661,7 @@ export class RoundEngine {
 
     if (!info) {
       this.setPhase(this.update ? 'keys' : 'training');
-      if (iAmAggregator && a === 0 && !s.refused.includes(0)) {
+      if (iAmAggregator && a === 0) {
         const keys = this.keysFor(0);
         // Wait for every member's key, or for the keys deadline with at least the minimum.
         const haveAll = this.members.every((m) => keys.has(m));

@@ -78,7 +78,7 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
     consortium: `testbed-${Date.now().toString(36)}`,
     adminPublicKey: signingPublicKey(adminKey),
     plan: { rounds: opts.rounds, localEpochs: opts.epochs ?? 1 },
-    timeouts: { heartbeatMs: 500, livenessMs: 4000, keysMs: 4000, trainingMs: 60000, collectMs: 10000, aggregateMs: 8000, ...opts.timeouts },
+    timeouts: { heartbeatMs: 500, livenessMs: 4000, keysMs: 8000, trainingMs: 60000, collectMs: 10000, aggregateMs: 8000, ...opts.timeouts },
     minParticipants: opts.minParticipants ?? 2,
     maxAttempts: opts.maxAttempts ?? 4,
   });

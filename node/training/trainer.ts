@@ -108,6 +108,9 @@ export class TfjsTrainer implements Trainer {
         tf.dispose([x, y, loss]);
         done += idx.length;
         opts.onProgress?.(done, total);
+        // wasm kernels run synchronously and data() resolves as a microtask: yield to the event
+        // loop so that timers and network I/O (heartbeats, gossip) keep flowing during training.
+        await new Promise((r) => setImmediate(r));
       }
     }
     optimizer.dispose();

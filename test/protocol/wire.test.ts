@@ -19,7 +19,7 @@ const opts = { consortium: 'k', publicKeyOf: (s: string) => (s === 'peer-1' ? pu
 const h32 = () => new Uint8Array(randomBytes(32));
 
 const samples: Message[] = [
-  { kind: MessageKind.Heartbeat, body: { modelVersion: 3, modelHash: h32(), phase: 'collecting' } },
+  { kind: MessageKind.Heartbeat, body: { sentAt: 1795593391615, modelVersion: 3, modelHash: h32(), phase: 'collecting' } },
   { kind: MessageKind.KeyAnnouncement, body: { publicKey: h32(), samples: 1570 } },
   { kind: MessageKind.CryptogramChunk, body: chunkCryptogram(Uint32Array.from([1, 2, 3, 4]))[0]! },
   { kind: MessageKind.AttemptStart, body: { aggregator: 'peer-1', participants: ['peer-1', 'peer-2'], baseModelHash: h32(), reason: 'peer-3 missed the deadline' } },

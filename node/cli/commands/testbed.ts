@@ -42,12 +42,13 @@ export function register(program: Command): void {
           await tb.waitFor((n, s) => (s?.model.version ?? 0) > reported || !n.process, o.timeout * 1000 - (Date.now() - t0));
           const dead = tb.nodes.filter((n) => !n.process);
           if (dead.length) throw new UserError(`node ${dead.map((n) => n.name).join(', ')} exited; see ${dead[0]!.dir}/node.log`);
-          await tb.waitForVersion(reported + 1, o.timeout * 1000 - (Date.now() - t0));
+          await tb.waitFor((_n, s) => !!s?.rounds.some((r) => r.round === reported + 1), o.timeout * 1000 - (Date.now() - t0));
           reported++;
           const now = Date.now();
           roundS.push((now - last) / 1000);
           last = now;
           const aucs = tb.nodes.map((n) => n.status()!.rounds.find((r) => r.round === reported)?.testAuc ?? NaN);
+          await tb.waitFor((_n, s) => (s?.model.version ?? 0) >= reported, 30_000).catch(() => undefined);
           const r0 = tb.nodes[0]!.status()!.rounds.find((r) => r.round === reported);
           say(`round ${reported}/${o.rounds}: test AUC ${aucs.map((a) => a.toFixed(4)).join(' / ')} (PneumoniaMNIST test split per node), attempt ${r0?.attempt}, ${r0?.participants.length} participants, ${roundS.at(-1)!.toFixed(1)} s`);
         }
