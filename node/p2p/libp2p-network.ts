@@ -1,7 +1,7 @@
 // The Network over libp2p 3: TCP + noise + yamux + identify + gossipsub, one topic per consortium.
 // Every message is validated synchronously in gossipsub's topic validator; rejected messages are
 // not forwarded and count against the sender's peer score (invalid-message penalty, P4).
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub';
@@ -22,6 +22,11 @@ export interface Libp2pNetworkOptions {
   peers: string[];
   log?: Logger;
 }
+
+// Each gossip message is an 8-byte random nonce followed by one signed envelope. Gossip dedupes
+// byte-identical messages, so the nonce lets a node deliberately re-send an envelope (a key
+// announcement or a cryptogram a late peer missed); the envelope itself is what is validated.
+const NONCE_BYTES = 8;
 
 const verdicts: Record<Verdict, TopicValidatorResult> = { accept: TopicValidatorResult.Accept, reject: TopicValidatorResult.Reject, ignore: TopicValidatorResult.Ignore };
 
@@ -48,7 +53,7 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
         emitSelf: false,
         floodPublish: true,
         globalSignaturePolicy: 'StrictSign',
-        maxInboundDataLength: MAX_ENVELOPE_BYTES + 64 * 1024,
+        maxInboundDataLength: MAX_ENVELOPE_BYTES + NONCE_BYTES + 64 * 1024,
         msgIdFn: (msg) => createHash('sha256').update(msg.data).digest(),
         D: 3,
         Dlo: 1,
@@ -84,7 +89,7 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
   pubsub.topicValidators.set(topic, (peer, msg) => {
     let v: Verdict;
     try {
-      v = validator(msg.data, msg.type === 'signed' ? msg.from.toString() : peer.toString());
+      v = msg.data.length <= NONCE_BYTES ? 'reject' : validator(msg.data.subarray(NONCE_BYTES), msg.type === 'signed' ? msg.from.toString() : peer.toString());
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'validator threw; message rejected');
       v = 'reject';
@@ -97,7 +102,7 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
     const from = msg.type === 'signed' ? msg.from.toString() : 'unknown';
     for (const h of handlers) {
       try {
-        h(msg.data, from);
+        h(msg.data.subarray(NONCE_BYTES), from);
       } catch (err) {
         log.error({ err: (err as Error).message }, 'message handler failed');
       }
@@ -143,7 +148,10 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
     },
     async publish(envelope: Uint8Array) {
       try {
-        await pubsub.publish(topic, envelope);
+        const data = new Uint8Array(NONCE_BYTES + envelope.length);
+        data.set(randomBytes(NONCE_BYTES), 0);
+        data.set(envelope, NONCE_BYTES);
+        await pubsub.publish(topic, data);
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'publish failed');
       }

@@ -159,9 +159,23 @@ export class RoundEngine {
       this.state = this.freshState(this.global.version + 1);
     }
     this.opts.network.setValidator((b, from) => this.validate(b, from));
-    this.opts.network.onMessage((b) => this.enqueue(() => this.onEnvelope(b)));
+    this.opts.network.onMessage((b) => {
+      // Heartbeats are applied at once, not queued behind slow steps (training, evaluation):
+      // liveness must reflect the network, not this node's own backlog.
+      if (b[1] === MessageKind.Heartbeat) {
+        try {
+          const env = decodeEnvelope(b, { consortium: this.opts.manifest.consortium, publicKeyOf: this.publicKeyOf });
+          if (env.kind === MessageKind.Heartbeat && !this.stateCheck(env)) this.onHeartbeat(env);
+        } catch {
+          /* rejected by the validator already */
+        }
+        return;
+      }
+      this.enqueue(() => this.onEnvelope(b));
+    });
     this.timers.push(setInterval(() => this.enqueue(() => this.tick()), 200));
     this.timers.push(setInterval(() => void this.heartbeat(), this.t.heartbeatMs));
+    this.timers.push(setInterval(() => this.enqueue(() => this.resendAll()), Math.max(1000, 3 * this.t.heartbeatMs)));
     await this.persist();
   }
 
@@ -232,10 +246,26 @@ export class RoundEngine {
 
   // ---------------------------------------------------------------- sending
 
-  private async send(message: Message, attempt = this.state.attempt, round = this.state.round): Promise<void> {
+  /** Envelopes of the current attempt re-sent every few seconds until the round commits. */
+  private resend = new Map<string, Uint8Array>();
+
+  private async send(message: Message, attempt = this.state.attempt, round = this.state.round, resendTag?: string): Promise<void> {
     const bytes = encodeEnvelope({ consortium: this.opts.manifest.consortium, round, attempt, sender: this.self }, message, this.opts.identity.signingSecret);
     this.state.bytesOut += bytes.length;
+    if (resendTag) this.resend.set(resendTag, bytes);
     await this.opts.network.publish(bytes);
+  }
+
+  private async resendAll(): Promise<void> {
+    if (this.stopped || this.completed) return;
+    for (const [tag, bytes] of this.resend) {
+      if (!tag.startsWith(`${this.state.round}/${this.state.attempt}/`)) {
+        this.resend.delete(tag);
+        continue;
+      }
+      this.state.bytesOut += bytes.length;
+      await this.opts.network.publish(bytes);
+    }
   }
 
   private async heartbeat(): Promise<void> {
@@ -258,11 +288,12 @@ export class RoundEngine {
     }
     this.own = { secret: fromHex(key.secret), public: fromHex(key.public) };
     this.keysFor(attempt).set(this.self, { publicKey: this.own.public, samples: key.samples });
-    await this.send({ kind: MessageKind.KeyAnnouncement, body: { publicKey: this.own.public, samples: key.samples } }, attempt);
+    await this.send({ kind: MessageKind.KeyAnnouncement, body: { publicKey: this.own.public, samples: key.samples } }, attempt, r, `${r}/${attempt}/key`);
   }
 
   private async publishCryptogram(attempt: number, c: Uint32Array): Promise<void> {
-    for (const chunk of chunkCryptogram(c)) await this.send({ kind: MessageKind.CryptogramChunk, body: chunk }, attempt);
+    const r = this.state.round;
+    for (const chunk of chunkCryptogram(c)) await this.send({ kind: MessageKind.CryptogramChunk, body: chunk }, attempt, r, `${r}/${attempt}/chunk/${toHex(chunk.cryptogramHash).slice(0, 8)}/${chunk.index}`);
     this.ownPublished.add(attempt);
   }
 
@@ -543,6 +574,7 @@ export class RoundEngine {
     this.recvHash.clear();
     this.own = null;
     this.ownPublished.clear();
+    this.resend.clear();
     this.update = null;
     this.training = null;
     this.pendingRecordHash = null;
@@ -715,7 +747,7 @@ export class RoundEngine {
     if (this.state.attempts[a] && a === this.state.attempt) return;
     this.log.info({ round: this.state.round, attempt: a, participants: participants.length, reason }, 'opening attempt as aggregator');
     const body = { aggregator: this.self, participants, baseModelHash: fromHex(this.global.hash), reason };
-    await this.send({ kind: MessageKind.AttemptStart, body }, a);
+    await this.send({ kind: MessageKind.AttemptStart, body }, a, this.state.round, `${this.state.round}/${a}/start`);
     await this.onAttemptStart({ version: 1, consortium: this.opts.manifest.consortium, round: this.state.round, attempt: a, sender: this.self, kind: MessageKind.AttemptStart, body });
   }
 
@@ -748,6 +780,8 @@ export class RoundEngine {
         await store.batch([{ type: 'del', key: 'external-weights' }]);
         this.log.info({ round: r }, 'using uploaded weights as this round\'s contribution');
       } else {
+        const delay = process.env.NODE_ENV === 'test' ? Number(process.env.FLNODE_TEST_TRAIN_DELAY_MS ?? 0) : 0;
+        if (delay > 0) await new Promise((res) => setTimeout(res, delay)); // test hook: a slow site
         trainer.setWeights(this.weights);
         const seed = (this.opts.manifest.model.seed * 7919 + r * 104729 + this.members.indexOf(this.self) * 13) >>> 0;
         const res = await trainer.trainLocal({ seed });
