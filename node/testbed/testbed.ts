@@ -46,7 +46,7 @@ export interface TestbedNode {
 export interface NodeStatusFile {
   site: string;
   peerId: string;
-  round: { round: number; attempt: number; phase: string };
+  round: { round: number; attempt: number; phase: string; participants: { id: string; name: string }[] };
   model: { version: number; hash: string };
   rounds: { round: number; attempt: number; participants: string[]; testAuc: number | null; testAcc: number | null; modelHash: string; completedAt: number; phaseSeconds: Record<string, number> }[];
   completed: boolean;
