@@ -653,9 +653,17 @@ export class RoundEngine {
     return !!hb && Date.now() - hb.at < this.t.livenessMs;
   }
 
-  /** Silent for the whole liveness window, and this node has been up long enough to know. */
+  /**
+   * Silent for twice the liveness window while other members are heard from, and this node has
+   * been up long enough to know. Conservative on purpose: skipping a live aggregator makes two
+   * aggregators, and their models must then be reconciled (fork healing).
+   */
   private knownDead(peer: string): boolean {
-    return !this.live(peer) && Date.now() - this.startedAt > this.t.livenessMs;
+    const now = Date.now();
+    if (now - this.startedAt < 2 * this.t.livenessMs) return false;
+    const hb = this.heartbeats.get(peer);
+    if (hb && now - hb.at < 2 * this.t.livenessMs) return false;
+    return this.members.some((m) => m !== this.self && m !== peer && this.live(m));
   }
 
   private get aggregator(): string {

@@ -52,6 +52,7 @@ export function register(program: Command): void {
           const r0 = tb.nodes[0]!.status()!.rounds.find((r) => r.round === reported);
           say(`round ${reported}/${o.rounds}: test AUC ${aucs.map((a) => a.toFixed(4)).join(' / ')} (PneumoniaMNIST test split per node), attempt ${r0?.attempt}, ${r0?.participants.length} participants, ${roundS.at(-1)!.toFixed(1)} s`);
         }
+        await tb.waitFor(() => new Set(tb.nodes.map((n) => n.status()?.model.hash)).size === 1, 30_000).catch(() => undefined);
         const statuses = tb.nodes.map((n) => n.status()!);
         const hashes = Object.fromEntries(statuses.map((s) => [s.peerId, s.model.hash]));
         const identical = new Set(Object.values(hashes)).size === 1;
