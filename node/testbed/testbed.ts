@@ -27,7 +27,7 @@ export interface TestbedOptions {
   minParticipants?: number;
   maxAttempts?: number;
   /** Extra environment per node index (fault injection in tests). */
-  env?: (i: number) => Record<string, string>;
+  env?: (i: number) => Record<string, string | undefined>;
 }
 
 export interface TestbedNode {
