@@ -48,7 +48,7 @@ export interface NodeStatusFile {
   peerId: string;
   round: { round: number; attempt: number; phase: string; participants: { id: string; name: string }[] };
   model: { version: number; hash: string };
-  rounds: { round: number; attempt: number; participants: string[]; testAuc: number | null; testAcc: number | null; modelHash: string; completedAt: number; phaseSeconds: Record<string, number> }[];
+  rounds: { round: number; attempt: number; participants: string[]; aggregator: string; testAuc: number | null; testAcc: number | null; modelHash: string; completedAt: number; phaseSeconds: Record<string, number> }[];
   completed: boolean;
   events?: { kind: string; detail: string }[];
 }
