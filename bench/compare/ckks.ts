@@ -40,7 +40,7 @@ export async function ckksMode(opts: CkksOptions = {}): Promise<ProtectionMode> 
   return {
     name: 'ckks',
     describe: () =>
-      `CKKS (node-seal ${'7'} / SEAL 4.1.2 wasm): poly modulus degree ${N}, coeff modulus ${bits.join('+')} = ${bits.reduce((a, b) => a + b, 0)} bits, ` +
+      `CKKS (node-seal 7 / SEAL 4.1.2 wasm): poly modulus degree ${N}, coeff modulus ${bits.join('+')} = ${bits.reduce((a, b) => a + b, 0)} bits, ` +
       `scale 2^${Math.log2(scale)}, 128-bit security (SEAL tc128), ${slots} slots per ciphertext, public-key encryption, zstd serialization; one key pair shared by all sites.`,
     async aggregate(updates: readonly SiteUpdate[]): Promise<RoundOutput> {
       const n = updates.length;

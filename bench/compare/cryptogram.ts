@@ -58,7 +58,8 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
         if (env.kind !== MessageKind.KeyAnnouncement) throw new Error('unexpected envelope kind');
         return { id: env.sender, publicKey: env.body.publicKey, samples: env.body.samples };
       });
-      communicate += since(t) * (n - 1); // each site verifies n − 1 announcements (measured once)
+      // n encodes + n verifications measured; ×(n − 1)/n per site below ≥ one encode + (n − 1) verifications: conservative
+      communicate += since(t) * (n - 1);
       bytes += announcements[0]!.length;
       const params: AttemptParams = { consortium: CONSORTIUM, round, attempt: 0, clip, participants };
 
