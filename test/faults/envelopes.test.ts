@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { pino } from 'pino';
-import { chunkCryptogram, encodeEnvelope, MAX_ENVELOPE_BYTES, MessageKind, signingPublicKey, toHex, type Message } from '../../protocol/index.ts';
+import { chunkCryptogram, decodeEnvelope, encodeEnvelope, MAX_ENVELOPE_BYTES, MessageKind, signingPublicKey, toHex, type Message } from '../../protocol/index.ts';
 import { initIdentity, loadOrCreateAdminKey, type SiteIdentity } from '../../node/identity.ts';
 import { createManifest, signManifest, type Manifest } from '../../node/manifest.ts';
 import { modelKey, RoundEngine, sha256hex } from '../../node/rounds/engine.ts';
@@ -300,7 +300,6 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
   }
 });
 
-import { decodeEnvelope } from '../../protocol/index.ts';
 function decodeEnvelopeFor(e: Uint8Array, m: Manifest, ids: SiteIdentity[]) {
   return decodeEnvelope(e, { consortium: m.consortium, publicKeyOf: (s) => ids.find((i) => i.peerId === s)?.signingPublic });
 }
