@@ -72,7 +72,9 @@ function checkSameOrigin(req: IncomingMessage): void {
   const site = req.headers['sec-fetch-site'];
   if (site && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'CROSS_ORIGIN', 'cross-origin requests may not change state');
   const origin = req.headers.origin;
-  if (origin && origin !== 'null') {
+  // `Origin: null` comes from sandboxed frames, file: pages and cross-origin redirects: refuse it.
+  if (origin === 'null') throw new HttpError(403, 'CROSS_ORIGIN', 'requests with an opaque (null) origin may not change state');
+  if (origin) {
     let host = '';
     try {
       host = new URL(origin).host;
@@ -83,16 +85,33 @@ function checkSameOrigin(req: IncomingMessage): void {
   }
 }
 
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const isLoopback = (host: string): boolean => LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host) || host.endsWith('.localhost');
+
+/** DNS-rebinding guard: a server bound to loopback only answers requests addressed to a loopback name. */
+function checkHost(req: IncomingMessage): void {
+  const header = req.headers.host ?? '';
+  let hostname = '';
+  try {
+    hostname = new URL(`http://${header}`).hostname.toLowerCase();
+  } catch {
+    throw new HttpError(421, 'BAD_HOST', 'bad Host header');
+  }
+  if (!isLoopback(hostname)) throw new HttpError(421, 'BAD_HOST', `this node only answers requests to localhost, not to ${hostname}`);
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const maxUpload = opts.maxUploadBytes ?? 64 << 20;
   const page = await readFile(join(here, 'static', 'index.html'));
   const appJs = await readFile(join(here, 'static', 'app.js'));
   const chartJs = await readFile(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'));
   const sse = new Set<ServerResponse>();
+  const loopbackOnly = isLoopback(opts.host.toLowerCase());
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
+      if (loopbackOnly) checkHost(req);
       if (req.method === 'GET' || req.method === 'HEAD') {
         switch (url.pathname) {
           case '/':

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { unzipSync, zipSync } from 'fflate';
+import { parse } from 'yaml';
 import { startHttpServer } from '../../node/http/server.ts';
 import type { NodeStatus, NodeView, RoundSummary } from '../../node/types.ts';
 
@@ -112,7 +115,11 @@ describe('http: POST /api/weights', () => {
     await expectError(await post(f32(good), { authorization: `Bearer ${'cd'.repeat(32)}` }), 401, 'UNAUTHORIZED');
     await expectError(await post(f32(good), { origin: 'http://evil.example' }), 403, 'CROSS_ORIGIN');
     await expectError(await post(f32(good), { 'sec-fetch-site': 'cross-site' }), 403, 'CROSS_ORIGIN');
+    await expectError(await post(f32(good), { origin: 'null' }), 403, 'CROSS_ORIGIN');
+    await expectError(await post(f32(good), { origin: 'http://127.0.0.1:1' }), 403, 'CROSS_ORIGIN');
     assert.equal(submitted.length, n, 'nothing reached the node');
+    const sameOrigin = await post(f32(good), { origin: url, 'sec-fetch-site': 'same-origin' });
+    assert.equal(sameOrigin.status, 202, 'a same-origin request with the token is accepted');
   });
   it('refuses wrong sizes, wrong shapes, non-finite values, bad zips, oversized bodies and other media types', async () => {
     const n = submitted.length;
@@ -124,5 +131,39 @@ describe('http: POST /api/weights', () => {
     await expectError(await post(Buffer.alloc(8192)), 413, 'TOO_LARGE');
     await expectError(await post('{"w":[1]}', { 'content-type': 'application/json' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
     assert.equal(submitted.length, n, 'nothing reached the node');
+  });
+});
+
+// Raw request with a chosen Host header (fetch does not let us set it).
+function rawGet(path: string, host: string): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('http: DNS rebinding and the OpenAPI document', () => {
+  it('a loopback-bound node refuses requests addressed to another host name (421)', async () => {
+    const evil = await rawGet('/api/status', 'evil.example:80');
+    assert.equal(evil.status, 421);
+    assert.equal(JSON.parse(evil.body).error.code, 'BAD_HOST');
+    for (const host of ['localhost', `127.0.0.1:${new URL(url).port}`, 'localhost:9']) assert.equal((await rawGet('/api/status', host)).status, 200, host);
+  });
+  it('openapi.yaml documents exactly the endpoints served, with the upload error codes', async () => {
+    const spec = parse(readFileSync(new URL('../../node/http/openapi.yaml', import.meta.url), 'utf8'));
+    assert.equal(spec.openapi, '3.1.0');
+    assert.deepEqual(Object.keys(spec.paths).sort(), ['/', '/api/events', '/api/metrics', '/api/model', '/api/rounds', '/api/status', '/api/weights']);
+    for (const [path, ops] of Object.entries<Record<string, unknown>>(spec.paths)) {
+      if (!('get' in ops) || path === '/api/events') continue;
+      assert.equal((await fetch(url + path)).status, 200, path);
+    }
+    assert.deepEqual(Object.keys(spec.paths['/api/weights'].post.responses).sort(), ['202', '400', '401', '403', '413', '415']);
+    assert.deepEqual(Object.keys(spec.paths['/api/model'].get.responses['200'].headers).sort(), ['Content-Disposition', 'X-Model-Hash', 'X-Model-Round', 'X-Model-Version']);
   });
 });

@@ -48,7 +48,7 @@ function renderRounds(rounds) {
   $('auc').textContent = last && last.testAuc != null ? last.testAuc.toFixed(4) : '–';
   $('rounds').innerHTML = rounds.slice().reverse().map((r) => {
     const phases = Object.entries(r.phaseSeconds || {}).filter(([, v]) => v > 0.005).map(([k, v]) => `${esc(k)} ${v.toFixed(1)}`).join(', ');
-    return `<tr><td>${esc(r.round)}</td><td>${r.attempt < 0 ? 'synced' : esc(r.attempt)}</td><td>${r.participants.map((p) => esc(names[p] ?? short(p))).join(', ') || '–'}</td><td>${esc(names[r.aggregator] ?? short(r.aggregator))}</td><td>${phases || '–'}</td><td>${(r.bytesIn / 1024).toFixed(0)} KiB / ${(r.bytesOut / 1024).toFixed(0)} KiB</td><td>${r.testAuc == null ? '–' : r.testAuc.toFixed(4)}</td><td class="mono">${esc(r.modelHash.slice(0, 16))}…</td></tr>`;
+    return `<tr><td>${esc(r.round)}</td><td>${r.attempt < 0 ? 'synced' : esc(r.attempt)}</td><td>${r.attempt < 0 ? '<span class="muted">model taken from peers</span>' : r.participants.map((p) => esc(names[p] ?? short(p))).join(', ') || '–'}</td><td>${esc(names[r.aggregator] ?? short(r.aggregator))}</td><td>${phases || '–'}</td><td class="nowrap">${(r.bytesIn / 1024).toFixed(0)} KiB / ${(r.bytesOut / 1024).toFixed(0)} KiB</td><td>${r.testAuc == null ? '–' : r.testAuc.toFixed(4)}</td><td class="mono nowrap" title="${esc(r.modelHash)}">${esc(r.modelHash.slice(0, 12))}…</td></tr>`;
   }).join('') || '<tr><td colspan="8" style="color:#667085">no completed round yet</td></tr>';
   const labels = rounds.map((r) => String(r.round));
   const auc = rounds.map((r) => r.testAuc);
