@@ -174,9 +174,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<{ url: s
     } catch (err) {
       if (err instanceof HttpError) {
         opts.log?.warn({ method: req.method, path: url.pathname, status: err.status, reason: err.message }, 'http request refused');
+        // an oversized body is not read to its end: answer first, then drop the connection
+        if (err.status === 413) {
+          res.shouldKeepAlive = false;
+          res.once('finish', () => req.destroy());
+        }
         if (!res.headersSent) sendJson(res, err.status, { error: { code: err.code, message: err.message } });
         else res.end();
-        if (err.status === 413) req.destroy();
         return;
       }
       opts.log?.error({ err: (err as Error).stack }, 'http handler failed');

@@ -129,6 +129,11 @@ describe('http: POST /api/weights', () => {
     await expectError(await post(f32([Infinity, ...good.slice(1)])), 400, 'NOT_FINITE');
     await expectError(await post(Buffer.from('PK\x03\x04broken'), { 'content-type': 'application/zip' }), 400, 'BAD_ZIP');
     await expectError(await post(Buffer.alloc(8192)), 413, 'TOO_LARGE');
+    // the same without a Content-Length: the limit holds while streaming
+    const chunks = Array.from({ length: 8 }, () => new Uint8Array(1024));
+    const stream = new ReadableStream<Uint8Array>({ pull: (c) => (chunks.length ? c.enqueue(chunks.shift()!) : c.close()) });
+    const streamed = await fetch(`${url}/api/weights`, { method: 'POST', body: stream, duplex: 'half', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' } } as RequestInit);
+    await expectError(streamed, 413, 'TOO_LARGE');
     await expectError(await post('{"w":[1]}', { 'content-type': 'application/json' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
     assert.equal(submitted.length, n, 'nothing reached the node');
   });
