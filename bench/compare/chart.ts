@@ -3,7 +3,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { ModeResult } from './harness.ts';
 
-export async function renderChart(modes: readonly ModeResult[]): Promise<string> {
+export async function renderChart(modes: readonly Pick<ModeResult, 'mode' | 'protect_s' | 'aggregate_s' | 'extrapolated' | 'auc_per_round'>[]): Promise<string> {
   const cost = modes.map((m) => ({ mode: m.mode, seconds: Math.max(1e-6, m.protect_s + m.aggregate_s), extrapolated: m.extrapolated ? 'extrapolated' : 'measured' }));
   const auc = modes.flatMap((m) => m.auc_per_round.map((a, i) => ({ mode: m.mode, round: i + 1, auc: a })));
   const spec: TopLevelSpec = {
@@ -17,8 +17,10 @@ export async function renderChart(modes: readonly ModeResult[]): Promise<string>
         height: 240,
         encoding: {
           y: { field: 'mode', type: 'nominal', sort: '-x', title: null },
-          x: { field: 'seconds', type: 'quantitative', scale: { type: 'log' }, title: 'seconds' },
-          color: { field: 'extrapolated', type: 'nominal', title: null },
+          // a log scale has no zero: bars start at the left edge of the domain
+          x: { field: 'seconds', type: 'quantitative', scale: { type: 'log', domainMin: 1e-4 }, title: 'seconds (log)' },
+          x2: { datum: 1e-4 },
+          color: { field: 'extrapolated', type: 'nominal', title: 'slice', scale: { range: ['#2e5aac', '#b54708'] } },
         },
       },
       {
@@ -34,6 +36,7 @@ export async function renderChart(modes: readonly ModeResult[]): Promise<string>
         },
       },
     ],
+    resolve: { scale: { color: 'independent' } },
   };
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
