@@ -48,8 +48,9 @@ const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).dige
 /** Checks round r at every site against FedAvg of the participants' stored updates; returns the max deviation. */
 function checkRound(tb: Testbed, sites: Site[], r: number): { participants: number; attempt: number; maxErr: number; bound: number } {
   const idx = new Map(tb.nodes.map((n, i) => [n.peerId, i]));
-  const summaries = sites.map((s) => s.summaries.get(r)).filter((s): s is RoundSummary => !!s);
-  assert.ok(summaries.length >= 2, `round ${r}: only ${summaries.length} sites hold a summary`);
+  // attempt −1 marks a version fetched from a peer (catch-up): no participants recorded there
+  const summaries = sites.map((s) => s.summaries.get(r)).filter((s): s is RoundSummary => !!s && s.attempt >= 0);
+  assert.ok(summaries.length >= 2, `round ${r}: only ${summaries.length} sites committed it by aggregation`);
   const summary = summaries[0]!;
   for (const s of summaries) {
     assert.deepEqual([...s.participants].sort(), [...summary.participants].sort(), `round ${r}: sites disagree on the participants`);
