@@ -171,6 +171,10 @@ describe('daemon: three-site federation (issue 5)', function () {
     const res2 = checkRound(tb, sites, 2);
     assert.equal(res2.participants, 2);
     const res3 = checkRound(tb, sites, 3);
+    // known issue (reported to the lead): a restarted site one version behind that is the next
+    // round's rotation candidate can open and commit that round alone, then heal by majority
+    const forks = tb.nodes.flatMap((n) => (n.status()!.events ?? []).filter((e) => e.kind === 'fork-healed' || e.kind === 'rejected-aggregate').map((e) => `${n.name} ${e.kind}: ${e.detail}`));
+    if (forks.length) console.log(`      fork events: ${forks.join(' | ')}`);
     assert.ok(res3.participants >= 2);
     console.log(`      killed in ${JSON.stringify({ round: killedAt.round, phase: killedAt.phase })} at ${killedWhile.toFixed(1)} s; round 2: attempt ${res2.attempt}, 2 participants, max err ${res2.maxErr.toExponential(2)}; round 3: ${res3.participants} participants; wall ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
