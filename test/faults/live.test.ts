@@ -26,7 +26,13 @@ const logOf = (n: TestbedNode): string => {
 
 /** Wait until `which` complete, then check they agree; tallies rounds and the model verdict. */
 async function finish(tb: Testbed, which: TestbedNode[], timeoutMs: number): Promise<string[]> {
-  await tb.waitFor((_n, s) => !!s?.completed, timeoutMs, which);
+  try {
+    await tb.waitFor((_n, s) => !!s?.completed, timeoutMs, which);
+  } catch (err) {
+    recordModels(false); // a federation that never finished did not end on one model
+    tally.roundsCompleted += Math.min(...which.map((n) => n.status()?.model.version ?? 0));
+    throw err;
+  }
   // a node that briefly diverged adopts the majority model (vouched for by signed heartbeats)
   await tb.waitFor(() => new Set(which.map((n) => n.status()!.model.hash)).size === 1, 20_000, which).catch(() => undefined);
   const hashes = which.map((n) => n.status()!.model.hash);
