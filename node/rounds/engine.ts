@@ -256,8 +256,16 @@ export class RoundEngine {
     await this.opts.network.publish(bytes);
   }
 
+  /** The last aggregate record this node published, re-sent while a live member is behind. */
+  private lastRecord: { version: number; bytes: Uint8Array } | null = null;
+
   private async resendAll(): Promise<void> {
-    if (this.stopped || this.completed) return;
+    if (this.stopped) return;
+    if (this.lastRecord && this.lastRecord.version === this.global.version) {
+      const behind = this.members.some((m) => m !== this.self && this.live(m) && (this.heartbeats.get(m)?.version ?? 0) < this.global.version);
+      if (behind) await this.opts.network.publish(this.lastRecord.bytes);
+    }
+    if (this.completed) return;
     for (const [tag, bytes] of this.resend) {
       if (!tag.startsWith(`${this.state.round}/${this.state.attempt}/`)) {
         this.resend.delete(tag);
@@ -312,8 +320,11 @@ export class RoundEngine {
     }
     const reason = this.stateCheck(env, this.members.length);
     if (reason) {
-      this.log.warn({ from: env.sender, kind: MessageKind[env.kind], round: env.round, attempt: env.attempt, reason }, 'message rejected');
-      return 'reject';
+      // An honest member one round behind still re-sends its last round's messages: drop those
+      // without penalising the sender; anything older or otherwise wrong is rejected.
+      const lagging = env.round === this.state.round - 1 && env.kind !== MessageKind.AttemptStart;
+      this.log.warn({ from: env.sender, kind: MessageKind[env.kind], round: env.round, attempt: env.attempt, reason }, lagging ? 'message ignored (previous round)' : 'message rejected');
+      return lagging ? 'ignore' : 'reject';
     }
     return 'accept';
   }
@@ -502,6 +513,13 @@ export class RoundEngine {
       if (!equalBytes(cryptogramHash(c), body.cryptogramHashes[i]!)) return reject(`hash of ${memberName(this.opts.manifest, body.participants[i]!)}'s cryptogram differs`);
       cs.push(c);
     }
+    const keys = this.keysFor(a);
+    if (!info.participants.every((p) => keys.has(p))) {
+      // without every participant's key this node cannot decode; take the model by sync
+      this.pendingRecordHash = toHex(body.newModelHash);
+      this.pendingRecord = env;
+      return;
+    }
     const sum = sumCryptograms(cs);
     if (!equalBytes(cryptogramHash(sum), body.sumHash)) return reject('sum hash differs');
     const next = this.applyAggregate(sum, a);
@@ -627,6 +645,15 @@ export class RoundEngine {
     return differ.length > 0 && differ.length > others.length / 2 && new Set(differ.map(([, hb]) => hb.hash)).size === 1;
   }
 
+  /** The newest model version a live member reports in its heartbeat. */
+  private newestPeerVersion(): number {
+    const now = Date.now();
+    let best = this.global.version;
+    for (const [peer, hb] of this.heartbeats) if (peer !== this.self && now - hb.at < this.t.livenessMs && hb.version > best) best = hb.version;
+    return best;
+  }
+  private behindSince: number | null = null;
+
   private async maybeRequestModel(): Promise<void> {
     const now = Date.now();
     if (this.outvoted() && now - this.lastModelRequest > 2000 && now - this.state.lastProgressAt > 2000) {
@@ -634,11 +661,14 @@ export class RoundEngine {
       await this.send({ kind: MessageKind.ModelRequest, body: { version: this.global.version } });
       return;
     }
-    let best = this.global.version;
-    for (const [peer, hb] of this.heartbeats) if (peer !== this.self && now - hb.at < this.t.livenessMs && hb.version > best) best = hb.version;
-    if (best <= this.global.version) return;
-    // Behind: either by two versions, or one version while this node is not part of that round's work.
-    const stuck = best > this.global.version + 1 || this.pendingRecordHash !== null || now - this.state.lastProgressAt > this.t.aggregateMs;
+    const best = this.newestPeerVersion();
+    if (best <= this.global.version) {
+      this.behindSince = null;
+      return;
+    }
+    this.behindSince ??= now;
+    // Behind: a live member already holds a newer model. Give an in-flight commit a moment, then ask.
+    const stuck = best > this.global.version + 1 || this.pendingRecordHash !== null || now - this.behindSince > 1500;
     if (!stuck || now - this.lastModelRequest < 2000) return;
     this.lastModelRequest = now;
     await this.send({ kind: MessageKind.ModelRequest, body: { version: best } });
@@ -684,6 +714,9 @@ export class RoundEngine {
       this.setPhase('done');
       return;
     }
+    // A live member already completed this round: never open or commit it here (that would fork
+    // the model); the model comes by sync instead.
+    if (this.behindSince !== null && Date.now() - this.behindSince > 1500) return;
     const s = this.state;
     const a = s.attempt;
     const now = Date.now();
@@ -770,9 +803,11 @@ export class RoundEngine {
     let newHash = fromHex(sha256hex(f32bytes(next)));
     if (this.opts.fault === 'bad-aggregate') newHash = new Uint8Array(32).fill(7);
     const body = { participants, cryptogramHashes: cs.map((c) => cryptogramHash(c)), sumHash: cryptogramHash(sum), baseModelHash: fromHex(this.global.hash), newModelHash: newHash };
-    await this.send({ kind: MessageKind.AggregateRecord, body }, a);
+    await this.send({ kind: MessageKind.AggregateRecord, body }, a, this.state.round, `${this.state.round}/${a}/record`);
     if (this.opts.fault === 'bad-aggregate') return;
+    const recordBytes = this.resend.get(`${this.state.round}/${a}/record`)!;
     await this.commit(next, a, this.self, participants);
+    this.lastRecord = { version: this.global.version, bytes: recordBytes };
   }
 
   private async train(): Promise<void> {
