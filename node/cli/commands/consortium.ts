@@ -6,12 +6,9 @@ import { loadOrCreateAdminKey } from '../../identity.ts';
 import { createManifest, parseManifest, signManifest, verifyManifest, type Manifest } from '../../manifest.ts';
 import { publicKeyFromPeerId } from '../../identity.ts';
 import { UserError } from '../errors.ts';
+import { positiveOption } from '../options.ts';
 
-const num = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${name} must be a positive number, got "${v}"`);
-  return n;
-};
+const num = positiveOption;
 
 async function readManifest(path: string): Promise<Manifest> {
   let text: string;

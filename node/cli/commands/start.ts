@@ -5,13 +5,10 @@ import { createLogger } from '../../log.ts';
 import { parseSplit } from '../../training/index.ts';
 import { DatasetError } from '../../training/dataset.ts';
 import { UserError } from '../errors.ts';
+import { intOption } from '../options.ts';
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UserError(`${name} must be a non-negative integer, got "${v}"`);
-  return n;
-};
+const int = (name: string) => intOption(name, 0);
 
 export function parseHostPort(v: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v) ?? /^()()(\d+)$/.exec(v);

@@ -2,12 +2,9 @@
 import type { Command } from 'commander';
 import { startTestbed } from '../../testbed/testbed.ts';
 import { UserError } from '../errors.ts';
+import { intOption } from '../options.ts';
 
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${name} must be an integer ≥ ${min}, got "${v}"`);
-  return n;
-};
+const int = intOption;
 
 export function register(program: Command): void {
   program

@@ -2,14 +2,11 @@
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { UserError } from '../errors.ts';
+import { intOption } from '../options.ts';
 import { createTrainer, DatasetError, parseSplit } from '../../training/index.ts';
 import { createLogger } from '../../log.ts';
 
-const int = (name: string, min = 0) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${name} must be an integer ≥ ${min}, got "${v}"`);
-  return n;
-};
+const int = intOption;
 
 export function register(program: Command): void {
   program
