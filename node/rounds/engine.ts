@@ -265,7 +265,7 @@ export class RoundEngine {
       const behind = this.members.some((m) => m !== this.self && this.live(m) && (this.heartbeats.get(m)?.version ?? 0) < this.global.version);
       if (behind) await this.opts.network.publish(this.lastRecord.bytes);
     }
-    if (this.completed) return;
+    if (this.completed || this.behindSince !== null) return; // behind: this round is over elsewhere
     for (const [tag, bytes] of this.resend) {
       if (!tag.startsWith(`${this.state.round}/${this.state.attempt}/`)) {
         this.resend.delete(tag);
