@@ -78,6 +78,8 @@ interface KeyInfo {
 
 export const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const MAX_PENDING = 512;
+/** How long the aggregator waits after the last cryptogram arrives before publishing the record. */
+const RECORD_SETTLE_MS = 1000;
 
 export class RoundEngine {
   readonly members: string[];
@@ -265,7 +267,7 @@ export class RoundEngine {
       const behind = this.members.some((m) => m !== this.self && this.live(m) && (this.heartbeats.get(m)?.version ?? 0) < this.global.version);
       if (behind) await this.opts.network.publish(this.lastRecord.bytes);
     }
-    if (this.completed || this.behindSince !== null) return; // behind: this round is over elsewhere
+    if (this.completed || (this.behindSince !== null && this.behindConfirmed())) return; // this round is over elsewhere
     for (const [tag, bytes] of this.resend) {
       if (!tag.startsWith(`${this.state.round}/${this.state.attempt}/`)) {
         this.resend.delete(tag);
@@ -340,7 +342,9 @@ export class RoundEngine {
     }
     if (env.round < r) return `stale round ${env.round} (current ${r})`;
     if (env.round > r + 1) return `future round ${env.round} (current ${r})`;
-    if (env.round === r && env.attempt < this.state.attempt) return `stale attempt ${env.attempt} (current ${this.state.attempt})`;
+    // A record for an earlier attempt of this round is still checked: an aggregator that was paused
+    // may finish attempt a-1 after the others moved on, and its verifiable result ends the round.
+    if (env.round === r && env.attempt < this.state.attempt && env.kind !== MessageKind.AggregateRecord) return `stale attempt ${env.attempt} (current ${this.state.attempt})`;
     if (env.attempt >= this.opts.manifest.maxAttempts) return `attempt ${env.attempt} beyond maxAttempts`;
     if (env.round === r + 1) return null; // buffered until this node reaches that round
     if (env.kind === MessageKind.AttemptStart || env.kind === MessageKind.AggregateRecord) {
@@ -499,6 +503,8 @@ export class RoundEngine {
       this.pendingRecordHash = toHex(body.newModelHash);
       return;
     }
+    const equivocator = body.participants.find((p) => this.state.equivocators.includes(`${a}/${p}`));
+    if (equivocator) return reject(`it includes ${memberName(this.opts.manifest, equivocator)}, who published two different cryptograms`);
     if (body.participants.length !== info.participants.length || body.participants.some((p) => !info.participants.includes(p))) return reject('participant set differs from the attempt');
     if (!equalBytes(body.baseModelHash, fromHex(this.global.hash))) return reject('wrong base model');
     const cs: Uint32Array[] = [];
@@ -654,6 +660,19 @@ export class RoundEngine {
   }
   private behindSince: number | null = null;
 
+  /**
+   * Behind for sure: this node saw a signed record it could not apply, or more than half of the
+   * other live members (at least two) report a newer model. One member's claim alone is not
+   * enough: a faulty member must not be able to stall the honest ones.
+   */
+  private behindConfirmed(): boolean {
+    if (this.pendingRecordHash !== null) return true;
+    const now = Date.now();
+    const others = [...this.heartbeats].filter(([p, hb]) => p !== this.self && now - hb.at < this.t.livenessMs);
+    const ahead = others.filter(([, hb]) => hb.version > this.global.version).length;
+    return ahead >= 2 && ahead > others.length / 2;
+  }
+
   private async maybeRequestModel(): Promise<void> {
     const now = Date.now();
     if (this.outvoted() && now - this.lastModelRequest > 2000 && now - this.state.lastProgressAt > 2000) {
@@ -714,9 +733,9 @@ export class RoundEngine {
       this.setPhase('done');
       return;
     }
-    // A live member already completed this round: never open or commit it here (that would fork
+    // Live members already completed this round: never open or commit it here (that would fork
     // the model); the model comes by sync instead.
-    if (this.behindSince !== null && Date.now() - this.behindSince > 1500) return;
+    if (this.behindSince !== null && Date.now() - this.behindSince > 1500 && this.behindConfirmed()) return;
     const s = this.state;
     const a = s.attempt;
     const now = Date.now();
@@ -762,6 +781,9 @@ export class RoundEngine {
     const collectDeadline = info.openedAt + (a === 0 ? this.t.trainingMs : this.t.keysMs) + this.t.collectMs;
     if (iAmAggregator) {
       if (missing.length === 0) {
+        // Let the last cryptogram settle for a moment: a member that published two different
+        // cryptograms is then caught here (both dropped, re-mask) rather than by the verifiers.
+        if (now - s.lastProgressAt < RECORD_SETTLE_MS) return;
         await this.publishRecord(a, info.participants);
         s.lastProgressAt = now;
       } else if (now > collectDeadline) {
