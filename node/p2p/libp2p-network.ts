@@ -21,6 +21,11 @@ export interface Libp2pNetworkOptions {
   listen: string[];
   peers: string[];
   log?: Logger;
+  /**
+   * A configured peer that stays connected but from which no message arrives for this long is
+   * hung up on and redialled (a gossip stream can die while its connection survives). Default 10 s.
+   */
+  silenceMs?: number;
 }
 
 // Each gossip message is an 8-byte random nonce followed by one signed envelope. Gossip dedupes
@@ -86,7 +91,10 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
     },
   });
   const pubsub = node.services.pubsub;
+  const lastHeard = new Map<string, number>();
+  node.addEventListener('peer:connect', (evt) => void lastHeard.set(evt.detail.toString(), Date.now()));
   pubsub.topicValidators.set(topic, (peer, msg) => {
+    if (msg.type === 'signed') lastHeard.set(msg.from.toString(), Date.now());
     let v: Verdict;
     try {
       v = msg.data.length <= NONCE_BYTES ? 'reject' : validator(msg.data.subarray(NONCE_BYTES), msg.type === 'signed' ? msg.from.toString() : peer.toString());
@@ -110,10 +118,20 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
   });
 
   let stopped = false;
+  const configured = new Set(peerAddrs.map((a) => a.getComponents().find((c) => c.name === 'p2p')!.value!));
   const backoff = new Map<string, number>();
   let redial: NodeJS.Timeout | null = null;
+  const silenceMs = opts.silenceMs ?? 10_000;
   const dialMissing = async () => {
     if (stopped) return;
+    const now = Date.now();
+    for (const p of node.getPeers()) {
+      const id = p.toString();
+      if (!configured.has(id) || now - (lastHeard.get(id) ?? now) < silenceMs) continue;
+      lastHeard.set(id, now); // once per silence period
+      log.warn({ peer: id, silentMs: silenceMs }, 'peer connected but silent; reconnecting');
+      await node.hangUp(p).catch(() => undefined);
+    }
     const connected = new Set(node.getPeers().map((p) => p.toString()));
     for (const addr of peerAddrs) {
       const id = addr.getComponents().find((c) => c.name === 'p2p')!.value!;

@@ -214,9 +214,15 @@ export class RoundEngine {
       // Republish exactly the bytes persisted before the crash: never a new cryptogram under these masks.
       this.received.set(`${this.state.attempt}/${this.self}`, bytesU32(mine));
       this.recvHash.set(`${this.state.attempt}/${this.self}`, toHex(cryptogramHash(bytesU32(mine))));
-      setTimeout(() => this.enqueue(() => this.publishCryptogram(this.state.attempt, bytesU32(mine))), 1500);
+      const a = this.state.attempt;
+      // (only if still in that round and attempt: republishing it into a later one would look
+      // like a second, different cryptogram, i.e. equivocation)
+      setTimeout(() => this.enqueue(() => (this.state.round === r && this.state.attempt === a ? this.publishCryptogram(a, bytesU32(mine)) : undefined)), 1500);
     }
-    if (this.own && key) setTimeout(() => this.enqueue(() => this.announceKey(this.state.attempt)), 1200);
+    if (this.own && key) {
+      const a = this.state.attempt;
+      setTimeout(() => this.enqueue(() => (this.state.round === r && this.state.attempt === a ? this.announceKey(a) : undefined)), 1200);
+    }
   }
 
   private persistTimer: NodeJS.Timeout | null = null;
@@ -244,6 +250,7 @@ export class RoundEngine {
     this.state.phase = phase;
     this.state.phaseStartedAt = now;
     this.log.info({ round: this.state.round, attempt: this.state.attempt, phase }, 'phase');
+    crashPoint(this.state.round, phase);
   }
 
   // ---------------------------------------------------------------- sending
@@ -826,6 +833,7 @@ export class RoundEngine {
     if (this.opts.fault === 'bad-aggregate') newHash = new Uint8Array(32).fill(7);
     const body = { participants, cryptogramHashes: cs.map((c) => cryptogramHash(c)), sumHash: cryptogramHash(sum), baseModelHash: fromHex(this.global.hash), newModelHash: newHash };
     await this.send({ kind: MessageKind.AggregateRecord, body }, a, this.state.round, `${this.state.round}/${a}/record`);
+    crashPoint(this.state.round, 'record-sent');
     if (this.opts.fault === 'bad-aggregate') return;
     const recordBytes = this.resend.get(`${this.state.round}/${a}/record`)!;
     await this.commit(next, a, this.self, participants);
@@ -876,10 +884,12 @@ export class RoundEngine {
     else {
       c = buildCryptogram(this.attemptParams(a), { id: this.self, secretKey: this.own.secret }, this.update.delta);
       await this.opts.store.putBytes(`crypt/${r}/${a}`, u32bytes(c)); // persisted before publishing
+      crashPoint(r, 'cryptogram-persisted');
     }
     this.received.set(`${a}/${this.self}`, c);
     this.recvHash.set(`${a}/${this.self}`, toHex(cryptogramHash(c)));
     await this.publishCryptogram(a, c);
+    crashPoint(r, 'cryptogram-published');
     if (this.opts.fault === 'equivocate') {
       const other = c.slice();
       other[0] = (other[0]! + 1) >>> 0;
@@ -925,3 +935,15 @@ export class RoundEngine {
 }
 
 export const modelKey = (v: number): string => `model/${String(v).padStart(8, '0')}`;
+
+/**
+ * Fault-suite hook (NODE_ENV=test only): FLNODE_TEST_CRASH_AT="<round>:<point>[,...]" makes the
+ * process SIGKILL itself on reaching that point (a phase name, `cryptogram-persisted`,
+ * `cryptogram-published` or `record-sent`), so that a crash of each role in each phase is
+ * reproducible rather than a matter of timing.
+ */
+function crashPoint(round: number, point: string): void {
+  if (process.env.NODE_ENV !== 'test' || !(process.env.FLNODE_TEST_CRASH_AT ?? '').split(',').includes(`${round}:${point}`)) return;
+  process.stderr.write(`test hook: SIGKILL at round ${round} ${point}\n`);
+  process.kill(process.pid, 'SIGKILL');
+}
