@@ -351,7 +351,7 @@ export class RoundEngine {
     if (env.round > r + 1) return `future round ${env.round} (current ${r})`;
     // A record for an earlier attempt of this round is still checked: an aggregator that was paused
     // may finish attempt a-1 after the others moved on, and its verifiable result ends the round.
-    if (env.round === r && env.attempt < this.state.attempt && env.kind !== MessageKind.AggregateRecord) return `stale attempt ${env.attempt} (current ${this.state.attempt})`;
+    if (env.round === r && env.attempt < this.state.attempt && !(env.kind === MessageKind.AggregateRecord && this.state.attempts[env.attempt])) return `stale attempt ${env.attempt} (current ${this.state.attempt})`;
     if (env.attempt >= this.opts.manifest.maxAttempts) return `attempt ${env.attempt} beyond maxAttempts`;
     if (env.round === r + 1) return null; // buffered until this node reaches that round
     if (env.kind === MessageKind.AttemptStart || env.kind === MessageKind.AggregateRecord) {
@@ -502,7 +502,8 @@ export class RoundEngine {
     const body = env.body;
     const reject = (why: string) => {
       this.record('rejected-aggregate', `aggregate record for round ${this.state.round} attempt ${a} from ${memberName(this.opts.manifest, env.sender)} rejected: ${why}`);
-      return this.failover('aggregator published a wrong record');
+      // a bad record for an earlier attempt (late, or replayed) says nothing about this attempt's aggregator
+      return a < this.state.attempt ? undefined : this.failover('aggregator published a wrong record');
     };
     if (!info) {
       // This node missed the attempt's start: it cannot check the sum, so it takes the model
