@@ -65,6 +65,11 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
         Dhi: 6,
         Dout: 1,
         scoreParams: {
+          // Membership is closed (a signed manifest), so gossipsub's Sybil guard against many peers
+          // on one IP only hurts: with its default weight, 11+ members behind one address (a
+          // loopback testbed, sites behind one NAT) score each other below the graylist and stop
+          // hearing each other at all (measured: a 20-node testbed never finished round 1).
+          IPColocationFactorWeight: 0,
           topics: {
             [topic]: {
               topicWeight: 1,
@@ -125,9 +130,13 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
   const dialMissing = async () => {
     if (stopped) return;
     const now = Date.now();
+    // Reconnect a silent peer only while others are heard (else the trouble is on this side, and
+    // hanging up everyone would only churn), or after a much longer silence.
+    const othersHeard = (id: string) => [...lastHeard].some(([p, t]) => p !== id && configured.has(p) && now - t < silenceMs);
     for (const p of node.getPeers()) {
       const id = p.toString();
-      if (!configured.has(id) || now - (lastHeard.get(id) ?? now) < silenceMs) continue;
+      const quiet = now - (lastHeard.get(id) ?? now);
+      if (!configured.has(id) || quiet < silenceMs || (!othersHeard(id) && quiet < 3 * silenceMs)) continue;
       lastHeard.set(id, now); // once per silence period
       log.warn({ peer: id, silentMs: silenceMs }, 'peer connected but silent; reconnecting');
       await node.hangUp(p).catch(() => undefined);
