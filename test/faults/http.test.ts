@@ -147,6 +147,7 @@ describe('faults: bad HTTP requests', function () {
         tally.rejected++;
       }
       assert.equal(submitted.length, 0, 'a bad request reached submitWeights');
+      console.log(`      ${all.length} bad requests refused: ${[...statuses].map(([k, v]) => `${k}×${v}`).join(' ')}`);
       // still serving, and a good upload still works
       assert.equal((await send(srv.url, { what: 'status', method: 'GET', path: '/api/status', headers: {} })).status, 200);
       const ok = await send(srv.url, { what: 'good', method: 'POST', path: '/api/weights', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream' }, body: floats(PARAMS, rng(1)) });
