@@ -29,6 +29,7 @@ import { bytesF32, bytesU32, f32bytes, u32bytes, type Store } from '../storage/s
 import type { Network, RoundPhase, RoundSummary, Trainer, Verdict } from '../types.ts';
 import { publicKeyFromPeerId } from '../identity.ts';
 import { aggregatorOrder, candidateIndex } from './rotation.ts';
+import { VerifiedEnvelopes } from './verified-envelopes.ts';
 
 export interface AttemptInfo {
   aggregator: string;
@@ -166,7 +167,7 @@ export class RoundEngine {
       // liveness must reflect the network, not this node's own backlog.
       if (b[1] === MessageKind.Heartbeat) {
         try {
-          const env = decodeEnvelope(b, { consortium: this.opts.manifest.consortium, publicKeyOf: this.publicKeyOf });
+          const env = this.decodeGossip(b);
           if (env.kind === MessageKind.Heartbeat && !this.stateCheck(env)) this.onHeartbeat(env);
         } catch {
           /* rejected by the validator already */
@@ -317,11 +318,16 @@ export class RoundEngine {
   // ---------------------------------------------------------------- validation (synchronous)
 
   private publicKeyOf = (sender: string): Uint8Array | undefined => (this.members.includes(sender) ? publicKeyFromPeerId(sender) : undefined);
+  private verified = new VerifiedEnvelopes();
+  /** Decode and verify a gossiped envelope (≤ MAX_ENVELOPE_BYTES), once per distinct byte string. */
+  private decodeGossip(bytes: Uint8Array): Envelope {
+    return this.verified.decode(bytes, (b) => decodeEnvelope(b, { consortium: this.opts.manifest.consortium, publicKeyOf: this.publicKeyOf, maxBytes: MAX_ENVELOPE_BYTES }));
+  }
 
   validate(bytes: Uint8Array, from: string): Verdict {
     let env: Envelope;
     try {
-      env = decodeEnvelope(bytes, { consortium: this.opts.manifest.consortium, publicKeyOf: this.publicKeyOf, maxBytes: MAX_ENVELOPE_BYTES });
+      env = this.decodeGossip(bytes);
     } catch (err) {
       const reason = err instanceof ProtocolError ? err.code : 'MALFORMED';
       this.log.warn({ from, reason, detail: (err as Error).message.slice(0, 200) }, 'message rejected');
@@ -372,7 +378,7 @@ export class RoundEngine {
   private async onEnvelope(bytes: Uint8Array): Promise<void> {
     let env: Envelope;
     try {
-      env = decodeEnvelope(bytes, { consortium: this.opts.manifest.consortium, publicKeyOf: this.publicKeyOf });
+      env = this.decodeGossip(bytes);
     } catch {
       return;
     }
