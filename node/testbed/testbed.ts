@@ -119,7 +119,10 @@ export class Testbed {
           if (opts.maxTrainSamples) args.push('--max-train-samples', String(opts.maxTrainSamples));
           if (opts.maxEvalSamples) args.push('--max-eval-samples', String(opts.maxEvalSamples));
           const log = createWriteStream(join(s.dir, 'node.log'), { flags: 'a' });
-          const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...(opts.env?.(i) ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
+          // FLNODE_CPU_PROF_DIR=<dir>: each node writes a V8 CPU profile there when it stops (how the
+          // signature-verification hot spot was found).
+          const prof = process.env.FLNODE_CPU_PROF_DIR;
+          const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...args], { cwd: root, env: { ...process.env, ...(opts.env?.(i) ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
           child.stdout!.pipe(log, { end: false });
           child.stderr!.pipe(log, { end: false });
           node.process = child;
