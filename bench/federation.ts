@@ -4,17 +4,13 @@
 // `npm run bench:federation -- [--json] [--rounds 10] [--scaling 3,10,20] [--only accuracy|scaling]`
 import { readFileSync, writeFileSync } from 'node:fs';
 import { startTestbed, type NodeStatusFile, type TestbedOptions } from '../node/testbed/testbed.ts';
+import { arg, flag, say } from './args.ts';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : def;
-};
-const json = process.argv.includes('--json');
+const json = flag('--json');
 const only = arg('--only', 'all');
 const rounds = Number(arg('--rounds', '10'));
 const scaling = arg('--scaling', '3,10,20').split(',').map(Number);
 const data = arg('--data', 'data/pneumoniamnist.npz');
-const say = (s: string) => process.stderr.write(s + '\n');
 
 /** Peak resident memory (VmHWM) of a process, MB; null once it has exited. */
 function peakMb(pid: number | undefined): number | null {

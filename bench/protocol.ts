@@ -3,9 +3,10 @@
 import { createCipheriv } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { attemptScale, generateEphemeralKeyPair, maskQuantized, participantWeight, quantize, sumCryptograms, type AttemptParams } from '../protocol/index.ts';
+import { flag } from './args.ts';
 
-const json = process.argv.includes('--json');
-const quick = process.argv.includes('--quick');
+const json = flag('--json');
+const quick = flag('--quick');
 const ns = quick ? [3, 10] : [3, 10, 50];
 const ds = quick ? [1e5, 1e6] : [1e5, 1e6, 1e7];
 

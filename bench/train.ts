@@ -2,16 +2,12 @@
 // then a centralized baseline on the dataset. `npm run bench:train -- [--json] [--data PATH] [--epochs N]`.
 import * as tf from '@tensorflow/tfjs';
 import { createTrainer, initBackend, loadMedMnist, useBackend } from '../node/training/index.ts';
+import { arg, flag, say } from './args.ts';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : def;
-};
-const json = process.argv.includes('--json');
+const json = flag('--json');
 const dataPath = arg('--data', 'data/pneumoniamnist.npz');
 const epochs = Number(arg('--epochs', '10'));
 const plan = { epochs: 1, batchSize: 64, learningRate: 0.001, optimizer: 'adam' as const };
-const say = (s: string) => process.stderr.write(s + '\n');
 
 const data = await loadMedMnist(dataPath);
 await initBackend('auto');
