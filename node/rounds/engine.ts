@@ -335,9 +335,11 @@ export class RoundEngine {
     }
     const reason = this.stateCheck(env, this.members.length);
     if (reason) {
-      // An honest member one round behind still re-sends its last round's messages: drop those
-      // without penalising the sender; anything older or otherwise wrong is rejected.
-      const lagging = env.round === this.state.round - 1 && env.kind !== MessageKind.AttemptStart;
+      // An honest member one round behind still re-sends its last round's messages, an aggregator
+      // its AttemptStart included: drop those without penalising the sender (a rejection lowers its
+      // gossip score, and an aggregator stuck re-sending was graylisted by everyone, heard nothing,
+      // and never caught up); anything older or otherwise wrong is rejected.
+      const lagging = env.round === this.state.round - 1;
       this.log.warn({ from: env.sender, kind: MessageKind[env.kind], round: env.round, attempt: env.attempt, reason }, lagging ? 'message ignored (previous round)' : 'message rejected');
       return lagging ? 'ignore' : 'reject';
     }
