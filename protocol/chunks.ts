@@ -5,7 +5,8 @@ import { fail } from './errors.ts';
 import { readWordsLE, writeWordsLE } from './masks.ts';
 import { MAX_CHUNK_BYTES, MAX_CHUNKS, type CryptogramChunkBody } from './wire.ts';
 
-export function chunkCryptogram(c: Uint32Array, maxBytes = MAX_CHUNK_BYTES): CryptogramChunkBody[] {
+export function chunkCryptogram(c: Uint32Array, attemptHash: Uint8Array, maxBytes = MAX_CHUNK_BYTES): CryptogramChunkBody[] {
+  if (attemptHash.length !== 32) fail('BAD_PARAMS', 'attempt hash must be 32 bytes');
   if (maxBytes < 4 || maxBytes > MAX_CHUNK_BYTES || maxBytes % 4 !== 0) fail('BAD_PARAMS', 'chunk size must be a multiple of 4 ≤ 1 MiB');
   if (c.length === 0) fail('BAD_PARAMS', 'empty cryptogram');
   const bytes = writeWordsLE(c);
@@ -14,7 +15,7 @@ export function chunkCryptogram(c: Uint32Array, maxBytes = MAX_CHUNK_BYTES): Cry
   const hash = cryptogramHash(c);
   const chunks: CryptogramChunkBody[] = [];
   for (let i = 0; i < count; i++) {
-    chunks.push({ cryptogramHash: hash, totalWords: c.length, index: i, count, payload: bytes.slice(i * maxBytes, (i + 1) * maxBytes) });
+    chunks.push({ cryptogramHash: hash, attemptHash, totalWords: c.length, index: i, count, payload: bytes.slice(i * maxBytes, (i + 1) * maxBytes) });
   }
   return chunks;
 }
@@ -25,6 +26,7 @@ export class CryptogramAssembler {
   private received = 0;
   private bytes = 0;
   readonly hash: Uint8Array;
+  readonly attemptHash: Uint8Array;
   readonly totalWords: number;
   readonly count: number;
 
@@ -33,6 +35,7 @@ export class CryptogramAssembler {
       fail('MALFORMED', `cryptogram of ${first.totalWords} words, expected ${expectedWords}`);
     }
     this.hash = first.cryptogramHash;
+    this.attemptHash = first.attemptHash;
     this.totalWords = first.totalWords;
     this.count = first.count;
     const expectedChunks = Math.ceil((first.totalWords * 4) / MAX_CHUNK_BYTES);
@@ -47,6 +50,7 @@ export class CryptogramAssembler {
   /** Adds a chunk; returns the cryptogram once complete and its hash matches, else null. */
   add(chunk: CryptogramChunkBody): Uint32Array | null {
     if (!equalBytes(chunk.cryptogramHash, this.hash)) fail('MALFORMED', 'chunk of another cryptogram');
+    if (!equalBytes(chunk.attemptHash, this.attemptHash)) fail('MALFORMED', 'chunk names another attempt start');
     if (chunk.totalWords !== this.totalWords || chunk.count !== this.count) fail('MALFORMED', 'chunk totals differ from earlier chunks');
     const existing = this.parts[chunk.index];
     if (existing) {

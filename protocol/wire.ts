@@ -1,5 +1,6 @@
 // Wire formats: one signed, versioned, length-bounded envelope per message, bound to
 // (consortium, round, attempt, sender). Layout and rules: PROTOCOL.md §5.
+import { sha256 } from '@noble/hashes/sha2.js';
 import { concat, utf8 } from './bytes.ts';
 import { fail, ProtocolError } from './errors.ts';
 import { sign, verifySignature } from './keys.ts';
@@ -43,6 +44,8 @@ export interface KeyAnnouncementBody {
 }
 export interface CryptogramChunkBody {
   cryptogramHash: Uint8Array;
+  /** attemptStartHash() of the AttemptStart the sender masked for: binds the masks' participant set. */
+  attemptHash: Uint8Array;
   totalWords: number;
   index: number;
   count: number;
@@ -122,7 +125,7 @@ function encodeBody(m: Message): Uint8Array {
     case MessageKind.CryptogramChunk: {
       const b = m.body;
       checkChunk(b);
-      w.bytes(b.cryptogramHash, 32).u32(b.totalWords).u16(b.index).u16(b.count).u32(b.payload.length).bytes(b.payload);
+      w.bytes(b.cryptogramHash, 32).bytes(b.attemptHash, 32).u32(b.totalWords).u16(b.index).u16(b.count).u32(b.payload.length).bytes(b.payload);
       break;
     }
     case MessageKind.AttemptStart:
@@ -158,6 +161,19 @@ function checkChunk(b: CryptogramChunkBody): void {
   if (b.index >= b.count) fail('MALFORMED', 'chunk index beyond count');
   if (b.totalWords < 1 || b.totalWords * 4 > b.count * MAX_CHUNK_BYTES) fail('MALFORMED', 'total size inconsistent with chunk count');
   if (b.cryptogramHash.length !== 32) fail('MALFORMED', 'cryptogram hash must be 32 bytes');
+  if (b.attemptHash.length !== 32) fail('MALFORMED', 'attempt hash must be 32 bytes');
+}
+
+const ATTEMPT_DOMAIN = utf8('flnode/v1/attempt\0');
+
+/**
+ * The hash a cryptogram chunk carries to name the AttemptStart its masks were built for:
+ * SHA-256(utf8("flnode/v1/attempt") || 0x00 || the AttemptStart body bytes). Two aggregators that
+ * opened the same (round, attempt) with different participant sets give different hashes, so a
+ * cryptogram masked for one set is never summed with cryptograms masked for the other.
+ */
+export function attemptStartHash(body: AttemptStartBody): Uint8Array {
+  return sha256(concat(ATTEMPT_DOMAIN, encodeBody({ kind: MessageKind.AttemptStart, body })));
 }
 
 function decodeBody(kind: MessageKind, body: Uint8Array): Message {
@@ -176,13 +192,14 @@ function decodeBody(kind: MessageKind, body: Uint8Array): Message {
     }
     case MessageKind.CryptogramChunk: {
       const cryptogramHash = r.bytes(32, 'cryptogram hash');
+      const attemptHash = r.bytes(32, 'attempt hash');
       const totalWords = r.u32('total words');
       const index = r.u16('chunk index');
       const count = r.u16('chunk count');
       const len = r.u32('payload length');
       if (len > MAX_CHUNK_BYTES) fail('OVERSIZED', 'chunk payload larger than 1 MiB');
       const payload = r.bytes(len, 'payload');
-      const b = { cryptogramHash, totalWords, index, count, payload };
+      const b = { cryptogramHash, attemptHash, totalWords, index, count, payload };
       checkChunk(b);
       m = { kind, body: b };
       break;

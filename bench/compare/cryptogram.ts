@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   buildCryptogram,
+  attemptStartHash,
   chunkCryptogram,
   CryptogramAssembler,
   cryptogramHash,
@@ -62,6 +63,7 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
       communicate += since(t) * (n - 1);
       bytes += announcements[0]!.length;
       const params: AttemptParams = { consortium: CONSORTIUM, round, attempt: 0, clip, participants };
+      const startHash = attemptStartHash({ aggregator: participants[0]!.id, participants: participants.map((p) => p.id), baseModelHash: new Uint8Array(32), reason: 'round start' });
 
       // Masking phase, then chunked signed envelopes to the aggregator.
       const received: Uint32Array[] = [];
@@ -71,7 +73,7 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
         protect += since(t);
         t = performance.now();
         const hash = cryptogramHash(c);
-        const envelopes = chunkCryptogram(c).map((body) => encodeEnvelope(header(u.id), { kind: MessageKind.CryptogramChunk, body }, identity(u.id).secret));
+        const envelopes = chunkCryptogram(c, startHash).map((body) => encodeEnvelope(header(u.id), { kind: MessageKind.CryptogramChunk, body }, identity(u.id).secret));
         if (k === 0) bytes += envelopes.reduce((s, e) => s + e.length, 0);
         let assembler: CryptogramAssembler | null = null;
         let done: Uint32Array | null = null;

@@ -18,6 +18,7 @@ import {
   ProtocolError,
   sumCryptograms,
   toHex,
+  attemptStartHash,
   type AttemptParams,
   type Envelope,
   type Message,
@@ -35,6 +36,8 @@ export interface AttemptInfo {
   aggregator: string;
   participants: string[];
   openedAt: number;
+  /** attemptStartHash() of the accepted AttemptStart (hex); cryptograms must name it. */
+  startHash?: string;
 }
 
 /** The persisted record of the round in progress (one per node, rewritten on every change). */
@@ -91,6 +94,7 @@ export class RoundEngine {
   private readonly assemblers = new Map<string, CryptogramAssembler>();
   private readonly received = new Map<string, Uint32Array>();
   private readonly recvHash = new Map<string, string>();
+  private readonly foreignStart = new Set<string>();
   private readonly heartbeats = new Map<string, { at: number; version: number; hash: string; round: number; attempt: number; phase: string }>();
   private readonly claims = new Map<string, Set<string>>(); // `${version}/${hash}` → senders
   private pending: Envelope[] = [];
@@ -311,7 +315,9 @@ export class RoundEngine {
 
   private async publishCryptogram(attempt: number, c: Uint32Array): Promise<void> {
     const r = this.state.round;
-    for (const chunk of chunkCryptogram(c)) await this.send({ kind: MessageKind.CryptogramChunk, body: chunk }, attempt, r, `${r}/${attempt}/chunk/${toHex(chunk.cryptogramHash).slice(0, 8)}/${chunk.index}`);
+    const start = this.state.attempts[attempt]?.startHash;
+    if (!start) throw new Error(`no accepted AttemptStart for attempt ${attempt}`);
+    for (const chunk of chunkCryptogram(c, fromHex(start))) await this.send({ kind: MessageKind.CryptogramChunk, body: chunk }, attempt, r, `${r}/${attempt}/chunk/${toHex(chunk.cryptogramHash).slice(0, 8)}/${chunk.index}`);
     this.ownPublished.add(attempt);
   }
 
@@ -389,7 +395,12 @@ export class RoundEngine {
   }
 
   async handle(env: Envelope): Promise<void> {
-    const why = this.stateCheck(env);
+    // The first AttemptStart of a round is taken from any candidate, not only up to f + 1: members
+    // skip candidates they believe dead from their own liveness view, and a member that refused a
+    // farther candidate's start would open its own attempt beside it (a split attempt that stalls
+    // the round; seen after a restart in the SIGSTOP fault test).
+    const firstStart = env.kind === MessageKind.AttemptStart && env.attempt === 0 && env.round === this.state.round && !this.state.attempts[0];
+    const why = this.stateCheck(env, firstStart ? this.members.length : 1);
     if (why) {
       // the state may have moved since validation, or the sender is not (yet) a candidate here
       if (env.kind !== MessageKind.Heartbeat) this.log.info({ from: env.sender, kind: MessageKind[env.kind], reason: why }, 'message ignored');
@@ -436,6 +447,19 @@ export class RoundEngine {
   private async onChunk(env: Envelope & { kind: MessageKind.CryptogramChunk }): Promise<void> {
     const id = `${env.attempt}/${env.sender}`;
     if (this.state.equivocators.includes(id)) return;
+    // A cryptogram is only usable in the attempt whose AttemptStart it was masked for: when two
+    // aggregators opened the same (round, attempt) with different participant sets, a cryptogram
+    // masked for the other set would not cancel in this sum and would decode to noise. Chunks that
+    // arrive before this node accepted an AttemptStart are dropped; the sender re-sends them.
+    const info = this.state.attempts[env.attempt];
+    if (!info) return;
+    if (info.startHash && info.startHash !== toHex(env.body.attemptHash)) { // (no startHash: a state saved by flnode < 0.2)
+      if (!this.foreignStart.has(id)) {
+        this.foreignStart.add(id);
+        this.log.info({ from: env.sender, round: this.state.round, attempt: env.attempt }, 'cryptogram masked for another attempt start ignored');
+      }
+      return;
+    }
     const hash = toHex(env.body.cryptogramHash);
     const known = this.recvHash.get(id) ?? (this.assemblers.get(id) ? toHex(this.assemblers.get(id)!.hash) : undefined);
     if (known && known !== hash) {
@@ -490,8 +514,8 @@ export class RoundEngine {
       const leftOut = prev.participants.filter((p) => !participants.includes(p) && this.received.has(`${a - 1}/${p}`));
       if (leftOut.length) return refuse(`leaves out ${leftOut.map((p) => memberName(this.opts.manifest, p)).join(', ')} whose complete cryptogram this node holds`);
     }
-    this.state.attempts[a] = { aggregator: env.sender, participants, openedAt: Date.now() };
-    const k = candidateIndex(this.members, this.state.round, env.sender, this.state.failover + 1)!;
+    this.state.attempts[a] = { aggregator: env.sender, participants, openedAt: Date.now(), startHash: toHex(attemptStartHash(env.body)) };
+    const k = candidateIndex(this.members, this.state.round, env.sender, this.state.failover + this.members.length)!;
     this.state.failover = Math.max(this.state.failover, k);
     if (a > this.state.attempt) {
       this.state.attempt = a;
@@ -612,6 +636,7 @@ export class RoundEngine {
     this.assemblers.clear();
     this.received.clear();
     this.recvHash.clear();
+    this.foreignStart.clear();
     this.own = null;
     this.ownPublished.clear();
     this.resend.clear();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { pino } from 'pino';
-import { chunkCryptogram, decodeEnvelope, encodeEnvelope, MAX_ENVELOPE_BYTES, MessageKind, signingPublicKey, toHex, type Message } from '../../protocol/index.ts';
+import { attemptStartHash, chunkCryptogram, decodeEnvelope, encodeEnvelope, MAX_ENVELOPE_BYTES, MessageKind, signingPublicKey, toHex, type Message } from '../../protocol/index.ts';
 import { initIdentity, loadOrCreateAdminKey, type SiteIdentity } from '../../node/identity.ts';
 import { createManifest, signManifest, type Manifest } from '../../node/manifest.ts';
 import { modelKey, RoundEngine, sha256hex } from '../../node/rounds/engine.ts';
@@ -97,6 +97,7 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
   let peerB: SiteIdentity;
   let outsider: SiteIdentity;
   let globalHash: Uint8Array;
+  let startHash: Uint8Array; // of the AttemptStart this node accepted for ATTEMPT
   const rejections: string[] = [];
 
   before(async () => {
@@ -112,12 +113,13 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
     const hash = sha256hex(f32bytes(w));
     globalHash = Buffer.from(hash, 'hex');
     const now = Date.now();
+    startHash = attemptStartHash({ aggregator: peerA.peerId, participants: [self.peerId, peerA.peerId, peerB.peerId], baseModelHash: globalHash, reason: 'round start' });
     await store.batch([
       { type: 'putBytes', key: modelKey(2), value: f32bytes(w) },
       { type: 'put', key: 'global', value: { version: 2, hash } },
       {
         type: 'put', key: 'state',
-        value: { round: ROUND, attempt: ATTEMPT, failover: 0, phase: 'collecting', roundStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, attempts: { 1: { aggregator: peerA.peerId, participants: [self.peerId, peerA.peerId, peerB.peerId], openedAt: now } }, refused: [], equivocators: [], bytesIn: 0, bytesOut: 0, lastProgressAt: now },
+        value: { round: ROUND, attempt: ATTEMPT, failover: 0, phase: 'collecting', roundStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, attempts: { 1: { aggregator: peerA.peerId, participants: [self.peerId, peerA.peerId, peerB.peerId], openedAt: now, startHash: toHex(startHash) } }, refused: [], equivocators: [], bytesIn: 0, bytesOut: 0, lastProgressAt: now },
       },
     ]);
     const log = pino({ level: 'info' }, { write: (line: string) => void ((line.includes('"message rejected"') || line.includes('"message ignored (previous round)"')) && rejections.push(line)) });
@@ -143,7 +145,7 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
         return { kind, body: { publicKey: h(), samples: 1 + ((r() * 1000) | 0) } };
       case MessageKind.CryptogramChunk: {
         const c = new Uint32Array(P).map(() => (r() * 2 ** 32) >>> 0);
-        const chunks = chunkCryptogram(c, 16384);
+        const chunks = chunkCryptogram(c, startHash, 16384);
         return { kind, body: chunks[(r() * chunks.length) | 0]! };
       }
       case MessageKind.AttemptStart:
@@ -257,7 +259,7 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
 
   it('duplicate chunks are accepted once and are harmless: the cryptogram is stored once, the state does not change again', async () => {
     const c = new Uint32Array(P).map((_, i) => (i * 2654435761) >>> 0);
-    const chunks = chunkCryptogram(c, 4096);
+    const chunks = chunkCryptogram(c, startHash, 4096);
     const envs = chunks.map((ch) => encodeEnvelope({ consortium: manifest.consortium, round: ROUND, attempt: ATTEMPT, sender: peerB.peerId }, { kind: MessageKind.CryptogramChunk, body: ch }, peerB.signingSecret));
     // first delivery, with every chunk repeated three times in a shuffled order
     const order = [...envs.keys(), ...envs.keys(), ...envs.keys()].sort((x, y) => ((x * 7919 + y) % 13) - 6);
@@ -285,7 +287,7 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
       const sender = i % 2 ? peerA : peerB;
       const round = i % 2 === 0 ? ROUND + 1 : ROUND; // the next round's messages are buffered
       const hash = new Uint8Array(32).map(() => (r() * 256) | 0);
-      const body = { cryptogramHash: hash, totalWords: P, index: 0, count: 2, payload: new Uint8Array(P * 2).map(() => (r() * 256) | 0) };
+      const body = { cryptogramHash: hash, attemptHash: startHash, totalWords: P, index: 0, count: 2, payload: new Uint8Array(P * 2).map(() => (r() * 256) | 0) };
       const e = encodeEnvelope({ consortium: manifest.consortium, round, attempt: 2 + (i % 2), sender: sender.peerId }, { kind: MessageKind.CryptogramChunk, body }, sender.signingSecret);
       bytes += e.length;
       tally.cases++;

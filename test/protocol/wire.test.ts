@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
+  attemptStartHash,
   chunkCryptogram,
   CryptogramAssembler,
   decodeEnvelope,
@@ -9,6 +10,7 @@ import {
   MessageKind,
   ProtocolError,
   signingPublicKey,
+  toHex,
   type Message,
 } from '../../protocol/index.ts';
 
@@ -21,7 +23,7 @@ const h32 = () => new Uint8Array(randomBytes(32));
 const samples: Message[] = [
   { kind: MessageKind.Heartbeat, body: { sentAt: 1795593391615, modelVersion: 3, modelHash: h32(), phase: 'collecting' } },
   { kind: MessageKind.KeyAnnouncement, body: { publicKey: h32(), samples: 1570 } },
-  { kind: MessageKind.CryptogramChunk, body: chunkCryptogram(Uint32Array.from([1, 2, 3, 4]))[0]! },
+  { kind: MessageKind.CryptogramChunk, body: chunkCryptogram(Uint32Array.from([1, 2, 3, 4]), h32())[0]! },
   { kind: MessageKind.AttemptStart, body: { aggregator: 'peer-1', participants: ['peer-1', 'peer-2'], baseModelHash: h32(), reason: 'peer-3 missed the deadline' } },
   { kind: MessageKind.AggregateRecord, body: { participants: ['a', 'b'], cryptogramHashes: [h32(), h32()], sumHash: h32(), baseModelHash: h32(), newModelHash: h32() } },
   { kind: MessageKind.ModelRequest, body: { version: 2 } },
@@ -84,7 +86,7 @@ describe('protocol: wire envelopes', () => {
 describe('protocol: chunking', () => {
   it('splits into ≤ 1 MiB chunks and reassembles in any order with duplicates', () => {
     const c = Uint32Array.from({ length: 600_000 }, (_, i) => (i * 2654435761) >>> 0);
-    const chunks = chunkCryptogram(c);
+    const chunks = chunkCryptogram(c, h32());
     assert.equal(chunks.length, 3);
     assert.ok(chunks.every((k) => k.payload.length <= MAX_CHUNK_BYTES));
     const asm = new CryptogramAssembler(chunks[2]!);
@@ -96,17 +98,34 @@ describe('protocol: chunking', () => {
 
   it('refuses a chunk repeated with different bytes, inconsistent totals and a wrong hash', () => {
     const c = Uint32Array.from({ length: 300_000 }, (_, i) => i);
-    const chunks = chunkCryptogram(c, 400_000);
+    const start = h32();
+    const chunks = chunkCryptogram(c, start, 400_000);
     const asm = new CryptogramAssembler(chunks[0]!);
     asm.add(chunks[0]!);
     const evil = { ...chunks[0]!, payload: chunks[0]!.payload.slice() };
     evil.payload[0]! ^= 1;
     assert.equal(code(() => asm.add(evil)), 'MALFORMED');
     assert.equal(code(() => asm.add({ ...chunks[1]!, totalWords: 5 })), 'MALFORMED');
-    const forged = chunkCryptogram(c, 400_000).map((k) => ({ ...k, cryptogramHash: new Uint8Array(32) }));
+    const forged = chunkCryptogram(c, start, 400_000).map((k) => ({ ...k, cryptogramHash: new Uint8Array(32) }));
     const asm2 = new CryptogramAssembler(forged[0]!);
     asm2.add(forged[0]!);
     asm2.add(forged[1]!);
     assert.equal(code(() => asm2.add(forged[2]!)), 'MALFORMED');
+    // the same cryptogram's chunk naming another attempt start does not mix in
+    const other = chunkCryptogram(c, h32(), 400_000);
+    assert.equal(code(() => asm.add(other[1]!)), 'MALFORMED');
+  });
+
+  it('attemptStartHash names one AttemptStart: any change of aggregator, participants, base model or reason changes it', () => {
+    const base = { aggregator: 'peer-1', participants: ['peer-1', 'peer-2', 'peer-3'], baseModelHash: new Uint8Array(32), reason: 'round start' };
+    const h = toHex(attemptStartHash(base));
+    assert.equal(toHex(attemptStartHash({ ...base, participants: [...base.participants] })), h);
+    for (const changed of [
+      { ...base, aggregator: 'peer-3' },
+      { ...base, participants: ['peer-1', 'peer-3'] },
+      { ...base, participants: ['peer-1', 'peer-3', 'peer-2'] },
+      { ...base, baseModelHash: new Uint8Array(32).fill(1) },
+      { ...base, reason: 'peer-2 missed the deadline' },
+    ]) assert.notEqual(toHex(attemptStartHash(changed)), h);
   });
 });
