@@ -7,7 +7,7 @@
 import type { Envelope } from '../../protocol/index.ts';
 
 const MAX_ENTRIES = 64;
-const MAX_BYTES = 8 << 20;
+const MAX_BYTES = 4 << 20; // ≥ 3 full 1 MiB chunks: enough for the validator → handler hand-over
 
 export class VerifiedEnvelopes {
   private entries = new Map<string, { bytes: Uint8Array; env: Envelope }>();

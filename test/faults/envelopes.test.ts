@@ -279,6 +279,21 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
     assert.ok(!engine.round.equivocators.length, 'duplicates are not equivocation');
   });
 
+  it('a cryptogram masked for another AttemptStart of the same attempt is never stored or summed', async () => {
+    const c = new Uint32Array(P).map((_, i) => (i * 40503 + 7) >>> 0);
+    const other = attemptStartHash({ aggregator: peerB.peerId, participants: [self.peerId, peerB.peerId], baseModelHash: globalHash, reason: 'round start' });
+    const before = await snapshot(store);
+    for (const ch of chunkCryptogram(c, other, 4096)) {
+      const e = encodeEnvelope({ consortium: manifest.consortium, round: ROUND, attempt: ATTEMPT, sender: peerA.peerId }, { kind: MessageKind.CryptogramChunk, body: ch }, peerA.signingSecret);
+      assert.equal(engine.validate(e, peerA.peerId), 'accept'); // well-formed and signed: not the sender's fault
+      tally.cases++;
+      await engine.handle(decode(e));
+    }
+    assert.deepEqual(await snapshot(store), before, 'a cryptogram for another attempt start changed the state');
+    assert.ok(!engine.round.equivocators.length);
+    // (chunks naming the accepted start are stored: the duplicate-chunk test above)
+  });
+
   it('a flood of chunks for unknown cryptograms and for the next round does not grow memory without bound', async () => {
     const r = rng(99);
     const heap0 = gcHeap();

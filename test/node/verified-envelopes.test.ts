@@ -39,8 +39,8 @@ describe('node: envelopes are verified once per distinct byte string', () => {
     assert.equal(calls, 66);
     cache.decode(small[64]!, decode);
     assert.equal(calls, 66);
-    const big = Array.from({ length: 3 }, (_, i) => envelope(200 + i, 3 << 20));
-    for (const e of big) cache.decode(e, decode); // 9 MiB > 8 MiB: the first big one goes
+    const big = Array.from({ length: 3 }, (_, i) => envelope(200 + i, 3 << 19));
+    for (const e of big) cache.decode(e, decode); // 4.5 MiB > 4 MiB: the first big one goes
     cache.decode(big[0]!, decode);
     assert.equal(calls, 66 + 3 + 1);
     cache.decode(big[2]!, decode);
