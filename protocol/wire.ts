@@ -167,13 +167,18 @@ function checkChunk(b: CryptogramChunkBody): void {
 const ATTEMPT_DOMAIN = utf8('flnode/v1/attempt\0');
 
 /**
- * The hash a cryptogram chunk carries to name the AttemptStart its masks were built for:
- * SHA-256(utf8("flnode/v1/attempt") || 0x00 || the AttemptStart body bytes). Two aggregators that
- * opened the same (round, attempt) with different participant sets give different hashes, so a
- * cryptogram masked for one set is never summed with cryptograms masked for the other.
+ * The hash a cryptogram chunk carries to name what its masks and its update depend on:
+ * SHA-256(utf8("flnode/v1/attempt") || 0x00 || ids(participants) || baseModelHash) of the
+ * AttemptStart the sender accepted. Two aggregators that opened the same (round, attempt) with
+ * the same participants and base model give the same hash (their cryptograms do cancel together);
+ * a different set gives a different hash, so a cryptogram masked for one set is never summed with
+ * cryptograms masked for another. The aggregator and the reason do not enter: they change no mask.
  */
 export function attemptStartHash(body: AttemptStartBody): Uint8Array {
-  return sha256(concat(ATTEMPT_DOMAIN, encodeBody({ kind: MessageKind.AttemptStart, body })));
+  const w = new Writer();
+  writeIds(w, body.participants);
+  w.bytes(body.baseModelHash, 32);
+  return sha256(concat(ATTEMPT_DOMAIN, w.finish()));
 }
 
 function decodeBody(kind: MessageKind, body: Uint8Array): Message {

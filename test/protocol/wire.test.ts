@@ -116,16 +116,16 @@ describe('protocol: chunking', () => {
     assert.equal(code(() => asm.add(other[1]!)), 'MALFORMED');
   });
 
-  it('attemptStartHash names one AttemptStart: any change of aggregator, participants, base model or reason changes it', () => {
+  it('attemptStartHash names what the masks depend on: participants and base model, not aggregator or reason', () => {
     const base = { aggregator: 'peer-1', participants: ['peer-1', 'peer-2', 'peer-3'], baseModelHash: new Uint8Array(32), reason: 'round start' };
     const h = toHex(attemptStartHash(base));
-    assert.equal(toHex(attemptStartHash({ ...base, participants: [...base.participants] })), h);
+    for (const same of [{ ...base, participants: [...base.participants] }, { ...base, aggregator: 'peer-3' }, { ...base, reason: 'peer-2 missed the deadline' }]) {
+      assert.equal(toHex(attemptStartHash(same)), h);
+    }
     for (const changed of [
-      { ...base, aggregator: 'peer-3' },
       { ...base, participants: ['peer-1', 'peer-3'] },
       { ...base, participants: ['peer-1', 'peer-3', 'peer-2'] },
       { ...base, baseModelHash: new Uint8Array(32).fill(1) },
-      { ...base, reason: 'peer-2 missed the deadline' },
     ]) assert.notEqual(toHex(attemptStartHash(changed)), h);
   });
 });
