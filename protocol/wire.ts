@@ -174,7 +174,7 @@ const ATTEMPT_DOMAIN = utf8('flnode/v1/attempt\0');
  * a different set gives a different hash, so a cryptogram masked for one set is never summed with
  * cryptograms masked for another. The aggregator and the reason do not enter: they change no mask.
  */
-export function attemptStartHash(body: AttemptStartBody): Uint8Array {
+export function attemptStartHash(body: Pick<AttemptStartBody, 'participants' | 'baseModelHash'>): Uint8Array {
   const w = new Writer();
   writeIds(w, body.participants);
   w.bytes(body.baseModelHash, 32);

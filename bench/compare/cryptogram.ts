@@ -63,7 +63,7 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
       communicate += since(t) * (n - 1);
       bytes += announcements[0]!.length;
       const params: AttemptParams = { consortium: CONSORTIUM, round, attempt: 0, clip, participants };
-      const startHash = attemptStartHash({ aggregator: participants[0]!.id, participants: participants.map((p) => p.id), baseModelHash: new Uint8Array(32), reason: 'round start' });
+      const startHash = attemptStartHash({ participants: participants.map((p) => p.id), baseModelHash: new Uint8Array(32) });
 
       // Masking phase, then chunked signed envelopes to the aggregator.
       const received: Uint32Array[] = [];

@@ -36,8 +36,6 @@ export interface AttemptInfo {
   aggregator: string;
   participants: string[];
   openedAt: number;
-  /** attemptStartHash() of the accepted AttemptStart (hex); cryptograms must name it. */
-  startHash?: string;
 }
 
 /** The persisted record of the round in progress (one per node, rewritten on every change). */
@@ -315,9 +313,7 @@ export class RoundEngine {
 
   private async publishCryptogram(attempt: number, c: Uint32Array): Promise<void> {
     const r = this.state.round;
-    const start = this.state.attempts[attempt]?.startHash;
-    if (!start) throw new Error(`no accepted AttemptStart for attempt ${attempt}`);
-    for (const chunk of chunkCryptogram(c, fromHex(start))) await this.send({ kind: MessageKind.CryptogramChunk, body: chunk }, attempt, r, `${r}/${attempt}/chunk/${toHex(chunk.cryptogramHash).slice(0, 8)}/${chunk.index}`);
+    for (const chunk of chunkCryptogram(c, this.attemptHash(attempt))) await this.send({ kind: MessageKind.CryptogramChunk, body: chunk }, attempt, r, `${r}/${attempt}/chunk/${toHex(chunk.cryptogramHash).slice(0, 8)}/${chunk.index}`);
     this.ownPublished.add(attempt);
   }
 
@@ -451,9 +447,8 @@ export class RoundEngine {
     // aggregators opened the same (round, attempt) with different participant sets, a cryptogram
     // masked for the other set would not cancel in this sum and would decode to noise. Chunks that
     // arrive before this node accepted an AttemptStart are dropped; the sender re-sends them.
-    const info = this.state.attempts[env.attempt];
-    if (!info) return;
-    if (info.startHash && info.startHash !== toHex(env.body.attemptHash)) { // (no startHash: a state saved by flnode < 0.2)
+    if (!this.state.attempts[env.attempt]) return;
+    if (!equalBytes(this.attemptHash(env.attempt), env.body.attemptHash)) {
       if (!this.foreignStart.has(id)) {
         this.foreignStart.add(id);
         this.log.info({ from: env.sender, round: this.state.round, attempt: env.attempt }, 'cryptogram masked for another attempt start ignored');
@@ -514,7 +509,7 @@ export class RoundEngine {
       const leftOut = prev.participants.filter((p) => !participants.includes(p) && this.received.has(`${a - 1}/${p}`));
       if (leftOut.length) return refuse(`leaves out ${leftOut.map((p) => memberName(this.opts.manifest, p)).join(', ')} whose complete cryptogram this node holds`);
     }
-    this.state.attempts[a] = { aggregator: env.sender, participants, openedAt: Date.now(), startHash: toHex(attemptStartHash(env.body)) };
+    this.state.attempts[a] = { aggregator: env.sender, participants, openedAt: Date.now() };
     const k = candidateIndex(this.members, this.state.round, env.sender, this.state.failover + this.members.length)!;
     this.state.failover = Math.max(this.state.failover, k);
     if (a > this.state.attempt) {
@@ -574,6 +569,11 @@ export class RoundEngine {
   }
   private pendingRecordHash: string | null = null;
   private pendingRecord: (Envelope & { kind: MessageKind.AggregateRecord }) | null = null;
+
+  /** What this node's cryptograms for attempt a are bound to: its participants and the base model. */
+  private attemptHash(a: number): Uint8Array {
+    return attemptStartHash({ participants: this.state.attempts[a]!.participants, baseModelHash: fromHex(this.global.hash) });
+  }
 
   private attemptParams(a: number): AttemptParams {
     const info = this.state.attempts[a]!;

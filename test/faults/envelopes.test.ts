@@ -122,13 +122,13 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
     const hash = sha256hex(f32bytes(w));
     globalHash = Buffer.from(hash, 'hex');
     const now = Date.now();
-    startHash = attemptStartHash({ aggregator: peerA.peerId, participants: [self.peerId, peerA.peerId, peerB.peerId], baseModelHash: globalHash, reason: 'round start' });
+    startHash = attemptStartHash({ participants: [self.peerId, peerA.peerId, peerB.peerId], baseModelHash: globalHash });
     await store.batch([
       { type: 'putBytes', key: modelKey(2), value: f32bytes(w) },
       { type: 'put', key: 'global', value: { version: 2, hash } },
       {
         type: 'put', key: 'state',
-        value: { round: ROUND, attempt: ATTEMPT, failover: 0, phase: 'collecting', roundStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, attempts: { 1: { aggregator: peerA.peerId, participants: [self.peerId, peerA.peerId, peerB.peerId], openedAt: now, startHash: toHex(startHash) } }, refused: [], equivocators: [], bytesIn: 0, bytesOut: 0, lastProgressAt: now },
+        value: { round: ROUND, attempt: ATTEMPT, failover: 0, phase: 'collecting', roundStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, attempts: { 1: { aggregator: peerA.peerId, participants: [self.peerId, peerA.peerId, peerB.peerId], openedAt: now } }, refused: [], equivocators: [], bytesIn: 0, bytesOut: 0, lastProgressAt: now },
       },
     ]);
     const log = pino({ level: 'info' }, { write: (line: string) => void ((line.includes('"message rejected"') || line.includes('"message ignored (previous round)"')) && rejections.push(line)) });
@@ -290,7 +290,7 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
 
   it('a cryptogram masked for another AttemptStart of the same attempt is never stored or summed', async () => {
     const c = new Uint32Array(P).map((_, i) => (i * 40503 + 7) >>> 0);
-    const other = attemptStartHash({ aggregator: peerB.peerId, participants: [self.peerId, peerB.peerId], baseModelHash: globalHash, reason: 'round start' });
+    const other = attemptStartHash({ participants: [self.peerId, peerB.peerId], baseModelHash: globalHash });
     const before = await snapshot(store);
     for (const ch of chunkCryptogram(c, other, 4096)) {
       const e = encodeEnvelope({ consortium: manifest.consortium, round: ROUND, attempt: ATTEMPT, sender: peerA.peerId }, { kind: MessageKind.CryptogramChunk, body: ch }, peerA.signingSecret);
