@@ -168,7 +168,7 @@ const ATTEMPT_DOMAIN = utf8('flnode/v1/attempt\0');
 
 /**
  * The hash a cryptogram chunk carries to name what its masks and its update depend on:
- * SHA-256(utf8("flnode/v1/attempt") || 0x00 || ids(participants) || baseModelHash) of the
+ * SHA-256(utf8("flnode/v1/attempt") || 0x00 || ids(participants sorted by UTF-8 bytes) || baseModelHash) of the
  * AttemptStart the sender accepted. Two aggregators that opened the same (round, attempt) with
  * the same participants and base model give the same hash (their cryptograms do cancel together);
  * a different set gives a different hash, so a cryptogram masked for one set is never summed with
@@ -176,7 +176,9 @@ const ATTEMPT_DOMAIN = utf8('flnode/v1/attempt\0');
  */
 export function attemptStartHash(body: Pick<AttemptStartBody, 'participants' | 'baseModelHash'>): Uint8Array {
   const w = new Writer();
-  writeIds(w, body.participants);
+  // the set, not the list: masks pair members in UTF-8 byte order, whatever order a start lists them in
+  const sorted = [...body.participants].sort((x, y) => Buffer.compare(utf8(x), utf8(y)));
+  writeIds(w, sorted);
   w.bytes(body.baseModelHash, 32);
   return sha256(concat(ATTEMPT_DOMAIN, w.finish()));
 }
