@@ -178,6 +178,9 @@ export class RoundEngine {
       }
       this.enqueue(() => this.onEnvelope(b));
     });
+    if (saved && saved.round === this.global.version + 1) this.resumedAt = Date.now(); // restarted mid-round: same stale view as a pause
+    this.lastAliveAt = Date.now();
+    this.timers.push(setInterval(() => this.notePause(), 250));
     this.timers.push(setInterval(() => this.enqueue(() => this.tick()), 200));
     this.timers.push(setInterval(() => void this.heartbeat(), this.t.heartbeatMs));
     this.timers.push(setInterval(() => this.enqueue(() => this.resendAll()), Math.max(1000, 3 * this.t.heartbeatMs)));
@@ -767,8 +770,48 @@ export class RoundEngine {
     await this.persist();
   }
 
+  // ---------------------------------------------------------------- pauses
+
+  /** When the event loop last ran (watchdog and tick); a long gap means this process was paused. */
+  private lastAliveAt = Date.now();
+  /** Set when a pause or a mid-round restart is noticed; cleared once the network was heard again. */
+  private resumedAt: number | null = null;
+
+  /**
+   * A process that was stopped (SIGSTOP, a suspended VM, a stalled event loop) for longer than the
+   * liveness window wakes up with a stale view: heartbeats, deadlines and AttemptStarts the others
+   * acted on are still in its socket buffers. Its first tick used to open its own attempt as the
+   * aggregator it still believed to be, beside the one the others had opened (a split attempt that
+   * stalled the SIGSTOP fault test).
+   */
+  private notePause(now = Date.now()): void {
+    const gap = now - this.lastAliveAt;
+    this.lastAliveAt = now;
+    if (gap > this.t.livenessMs) {
+      this.resumedAt = now;
+      this.record('paused', `this node did not run for ${(gap / 1000).toFixed(1)} s; no aggregator decision until it has heard the other members again`);
+    }
+  }
+
+  /**
+   * True while this node's view is stale after a pause or restart: it opens no attempt, skips no
+   * candidate and fails over no aggregator until it has heard another member's heartbeat and the
+   * liveness window has passed since it resumed (by then re-sent AttemptStarts have arrived too),
+   * or twice that window passed (nobody else is there to hear).
+   */
+  private settling(now: number): boolean {
+    if (this.resumedAt === null) return false;
+    const waited = now - this.resumedAt;
+    const heard = [...this.heartbeats].some(([p, hb]) => p !== this.self && hb.at > this.resumedAt!);
+    if (waited < 2 * this.t.livenessMs && !(heard && waited >= this.t.livenessMs)) return true;
+    this.resumedAt = null;
+    this.log.info({ round: this.state.round, attempt: this.state.attempt, heard }, 'view of the network refreshed after a pause');
+    return false;
+  }
+
   async tick(): Promise<void> {
     if (this.stopped) return;
+    this.notePause();
     await this.maybeRequestModel();
     if (this.completed) {
       this.setPhase('done');
@@ -784,9 +827,11 @@ export class RoundEngine {
     // Keys and training for attempt 0 start as soon as the round does.
     if (a === 0 && !this.own && !info) await this.announceKey(0);
     if (!this.update && !this.training) this.training = this.train();
+    // Back from a pause: take messages in (the others' AttemptStart first of all), decide nothing.
+    const settling = this.settling(now);
     // Skip candidates that are not live.
     let guard = 0;
-    while (this.aggregator !== this.self && this.knownDead(this.aggregator) && guard++ < this.members.length) {
+    while (!settling && this.aggregator !== this.self && this.knownDead(this.aggregator) && guard++ < this.members.length) {
       s.failover++;
       this.log.info({ round: s.round, next: memberName(this.opts.manifest, this.aggregator) }, 'aggregator candidate not live; next');
     }
@@ -794,6 +839,7 @@ export class RoundEngine {
 
     if (!info) {
       this.setPhase(this.update ? 'keys' : 'training');
+      if (settling) return;
       if (iAmAggregator && a === 0) {
         const keys = this.keysFor(0);
         // Wait for every member's key, or for the keys deadline with at least the minimum.
@@ -820,6 +866,7 @@ export class RoundEngine {
     }
     this.setPhase(missing.length ? (mine && !this.received.has(`${a}/${this.self}`) ? (this.update ? 'masking' : 'training') : 'collecting') : 'aggregating');
     const collectDeadline = info.openedAt + (a === 0 ? this.t.trainingMs : this.t.keysMs) + this.t.collectMs;
+    if (settling) return;
     if (iAmAggregator) {
       if (missing.length === 0) {
         // Let the last cryptogram settle for a moment: a member that published two different

@@ -15,59 +15,13 @@ import { initIdentity, loadOrCreateAdminKey, type SiteIdentity } from '../../nod
 import { createManifest, signManifest, type Manifest } from '../../node/manifest.ts';
 import { modelKey, RoundEngine, sha256hex } from '../../node/rounds/engine.ts';
 import { f32bytes, Store } from '../../node/storage/store.ts';
-import type { Network, Trainer, Verdict } from '../../node/types.ts';
+import type { Verdict } from '../../node/types.ts';
+import { fakeTrainer, rng, StubNetwork } from '../helpers/engine-fakes.ts';
 import { tally } from './summary.ts';
 
 const P = 16384; // model parameters of the fake trainer (a 64 KiB cryptogram, two 32 KiB chunks)
 const ROUND = 3; // the engine is resumed in round 3, attempt 1 (so round 1-2 and attempt 0 are stale)
 const ATTEMPT = 1;
-
-/** mulberry32: a small seeded PRNG, so every run generates the same cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function fakeTrainer(): Trainer {
-  const r = rng(7);
-  let w = new Float32Array(P).map(() => r() - 0.5);
-  return {
-    dataset: 'fake', task: 'binary', backend: 'none', parameterCount: P, trainSamples: 100,
-    getWeights: () => w.slice(),
-    setWeights: (x) => void (w = x.slice()),
-    trainLocal: async () => ({ delta: new Float32Array(P), samples: 100, seconds: 0, loss: 0 }),
-    evaluate: async () => ({ auc: 0.5, acc: 0.5, loss: 1 }),
-    exportModel: async () => ({ modelJson: '{}', weights: new Uint8Array(0) }),
-    dispose: () => undefined,
-  };
-}
-
-class StubNetwork implements Network {
-  published: Uint8Array[] = [];
-  constructor(readonly selfId: string) {}
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  async publish(e: Uint8Array): Promise<void> {
-    this.published.push(e);
-  }
-  setValidator(): void {}
-  onMessage(): void {}
-  connectedPeers(): string[] {
-    return [];
-  }
-  listenAddresses(): string[] {
-    return [];
-  }
-  peerScore(): number {
-    return 0;
-  }
-}
 
 async function snapshot(store: Store): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -118,7 +72,7 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
     store = new Store(join(dir, 'db'));
     await store.open();
     // resume in round 3, attempt 1 with global model v2
-    const w = fakeTrainer().getWeights();
+    const w = fakeTrainer(P).getWeights();
     const hash = sha256hex(f32bytes(w));
     globalHash = Buffer.from(hash, 'hex');
     const now = Date.now();
@@ -132,7 +86,7 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
       },
     ]);
     const log = pino({ level: 'info' }, { write: (line: string) => void ((line.includes('"message rejected"') || line.includes('"message ignored (previous round)"')) && rejections.push(line)) });
-    engine = new RoundEngine({ manifest, identity: self, network: new StubNetwork(self.peerId), trainer: fakeTrainer(), store, log });
+    engine = new RoundEngine({ manifest, identity: self, network: new StubNetwork(self.peerId), trainer: fakeTrainer(P), store, log });
     await engine.start();
     engine.stop(); // no timers: only what the test feeds in changes anything
     assert.equal(engine.round.round, ROUND);

@@ -1,0 +1,133 @@
+// A site paused (SIGSTOP, a suspended VM) past its deadline wakes up with a stale view: the
+// others may have skipped it as aggregator and opened the round's attempt without it. Engine-level
+// check (real level Store, stub network, fake trainer) that it opens no attempt of its own from
+// that view, follows the start the others opened, and still opens one itself once it has heard
+// the network again and nobody else did.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { decodeEnvelope, encodeEnvelope, fromHex, generateEphemeralKeyPair, MessageKind, signingPublicKey, type Message } from '../../protocol/index.ts';
+import { initIdentity, loadOrCreateAdminKey, type SiteIdentity } from '../../node/identity.ts';
+import { createManifest, signManifest, type Manifest } from '../../node/manifest.ts';
+import { RoundEngine } from '../../node/rounds/engine.ts';
+import { aggregatorOrder } from '../../node/rounds/rotation.ts';
+import { Store } from '../../node/storage/store.ts';
+import { fakeTrainer, StubNetwork } from '../helpers/engine-fakes.ts';
+import { tally } from './summary.ts';
+
+const LIVENESS_MS = 400;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Keep the event loop from running, as SIGSTOP does to the whole process. */
+function freeze(ms: number): void {
+  const end = Date.now() + ms;
+  let spins = 0;
+  while (Date.now() < end) spins++;
+  assert.ok(spins > 0);
+}
+
+describe('faults: a site paused past its deadline (engine)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let manifest: Manifest;
+  let ids: SiteIdentity[];
+  let agg: SiteIdentity; // candidate 0 of round 1
+  let next: SiteIdentity; // candidate 1
+  let third: SiteIdentity;
+  const open: { engine: RoundEngine; store: Store }[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'flnode-pause-'));
+    ids = await Promise.all(['x', 'y', 'z'].map((n) => initIdentity(join(dir, n))));
+    const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
+    // keysMs, trainingMs, collectMs long: only "every key is in" opens an attempt, nothing times out
+    const timeouts = { heartbeatMs: 50, livenessMs: LIVENESS_MS, keysMs: 600_000, trainingMs: 600_000, collectMs: 600_000, aggregateMs: 600_000 };
+    manifest = createManifest({ consortium: 'pause-consortium', adminPublicKey: signingPublicKey(admin), plan: { rounds: 3 }, timeouts, minParticipants: 2 });
+    manifest = signManifest({ ...manifest, members: ids.map((s, i) => ({ name: `site-${i}`, peerId: s.peerId })) }, admin);
+    const order = aggregatorOrder(ids.map((s) => s.peerId), 1);
+    [agg, next, third] = order.map((p) => ids.find((s) => s.peerId === p)!);
+  });
+
+  afterEach(async () => {
+    for (const { engine, store } of open.splice(0)) {
+      engine.stop();
+      await store.close();
+    }
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The round-1 aggregator's engine, started with its timers, its own key announced. */
+  async function aggregator(name: string) {
+    const store = new Store(join(dir, name));
+    await store.open();
+    const net = new StubNetwork(agg.peerId);
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const engine = new RoundEngine({ manifest, identity: agg, network: net, trainer: fakeTrainer(256), store, log });
+    await engine.start();
+    open.push({ engine, store });
+    await sleep(500); // first ticks: own key announced, (instant) training done
+    const env = (from: SiteIdentity, message: Message) =>
+      engine.handle(decodeEnvelope(encodeEnvelope({ consortium: manifest.consortium, round: 1, attempt: 0, sender: from.peerId }, message, from.signingSecret), { consortium: manifest.consortium, publicKeyOf: (s) => ids.find((i) => i.peerId === s)?.signingPublic }));
+    const heartbeat = (from: SiteIdentity) => env(from, { kind: MessageKind.Heartbeat, body: { sentAt: Date.now(), modelVersion: 0, modelHash: fromHex(engine.global.hash), phase: 'keys' } });
+    const key = (from: SiteIdentity) => env(from, { kind: MessageKind.KeyAnnouncement, body: { publicKey: generateEphemeralKeyPair().publicKey, samples: 100 } });
+    const ownStarts = () => net.published.filter((b) => b[1] === MessageKind.AttemptStart).length;
+    return { engine, env, heartbeat, key, ownStarts, lines };
+  }
+
+  it('without a pause, the aggregator opens attempt 0 as soon as every key is in (control)', async () => {
+    const a = await aggregator('control');
+    await a.heartbeat(next);
+    await a.heartbeat(third);
+    await a.key(next);
+    assert.equal(a.ownStarts(), 0);
+    await a.key(third);
+    assert.equal(a.ownStarts(), 1, 'every key in: the aggregator opens attempt 0');
+    assert.equal(a.engine.round.attempts[0]?.aggregator, agg.peerId);
+  });
+
+  it('after a pause longer than the liveness window it opens nothing, then follows the start the others opened', async () => {
+    const a = await aggregator('paused');
+    await a.heartbeat(next);
+    await a.heartbeat(third);
+    await a.key(next);
+    freeze(2.5 * LIVENESS_MS); // SIGSTOP ... SIGCONT
+    tally.faultsInjected++;
+    await a.key(third); // the last key, taken in right after waking (it was in the socket buffer)
+    assert.equal(a.ownStarts(), 0, 'a paused aggregator opened an attempt from its stale view');
+    assert.ok(a.engine.events.some((e) => e.kind === 'paused'), 'the pause is recorded');
+    // the others had skipped it as dead and opened attempt 0 without it
+    await a.env(next, { kind: MessageKind.AttemptStart, body: { aggregator: next.peerId, participants: [next.peerId, third.peerId], baseModelHash: fromHex(a.engine.global.hash), reason: 'round start' } });
+    assert.equal(a.engine.round.attempts[0]?.aggregator, next.peerId, 'it follows the start the others opened');
+    for (let i = 0; i < 10; i++) {
+      await a.heartbeat(next);
+      await a.heartbeat(third);
+      await sleep(LIVENESS_MS / 4);
+    }
+    assert.equal(a.ownStarts(), 0, 'it opened a second attempt 0 beside the one it follows');
+    assert.equal(a.engine.round.phase, 'collecting', 'not a participant of that attempt: it collects and checks');
+  });
+
+  it('after a pause, with nobody else opening, it opens attempt 0 itself once it has heard the others for a liveness window', async () => {
+    const a = await aggregator('resumes');
+    await a.heartbeat(next);
+    await a.heartbeat(third);
+    await a.key(next);
+    freeze(2.5 * LIVENESS_MS);
+    tally.faultsInjected++;
+    const woke = Date.now();
+    await a.key(third);
+    assert.equal(a.ownStarts(), 0);
+    let opened = 0;
+    while (!a.ownStarts() && Date.now() - woke < 20 * LIVENESS_MS) {
+      await a.heartbeat(next);
+      await a.heartbeat(third);
+      await sleep(LIVENESS_MS / 8);
+      opened = Date.now() - woke;
+    }
+    assert.equal(a.ownStarts(), 1, 'it never opened the attempt after the pause');
+    assert.ok(opened >= LIVENESS_MS, `opened ${opened} ms after waking, before a liveness window had passed`);
+    assert.ok(a.lines.some((l) => l.includes('view of the network refreshed after a pause')));
+  });
+});

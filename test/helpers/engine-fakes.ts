@@ -1,0 +1,44 @@
+// In-process stand-ins for a RoundEngine's collaborators in engine-level tests: a seeded PRNG, a
+// trainer with a small fixed model that "trains" instantly, and a network that only records what
+// the engine publishes (tests feed incoming envelopes to engine.handle/validate themselves).
+import { seededRandom } from '../../node/training/partition.ts';
+import type { Network, Trainer } from '../../node/types.ts';
+
+/** The seeded PRNG the data splits use (mulberry32), so every run generates the same cases. */
+export { seededRandom as rng } from '../../node/training/partition.ts';
+
+/** A trainer over `parameters` weights drawn from a fixed seed (every site gets the same v0). */
+export function fakeTrainer(parameters: number): Trainer {
+  const r = seededRandom(7);
+  let w = new Float32Array(parameters).map(() => r() - 0.5);
+  return {
+    dataset: 'fake', task: 'binary', backend: 'none', parameterCount: parameters, trainSamples: 100,
+    getWeights: () => w.slice(),
+    setWeights: (x) => void (w = x.slice()),
+    trainLocal: async () => ({ delta: new Float32Array(parameters), samples: 100, seconds: 0, loss: 0 }),
+    evaluate: async () => ({ auc: 0.5, acc: 0.5, loss: 1 }),
+    exportModel: async () => ({ modelJson: '{}', weights: new Uint8Array(0) }),
+    dispose: () => undefined,
+  };
+}
+
+export class StubNetwork implements Network {
+  published: Uint8Array[] = [];
+  constructor(readonly selfId: string) {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  async publish(e: Uint8Array): Promise<void> {
+    this.published.push(e);
+  }
+  setValidator(): void {}
+  onMessage(): void {}
+  connectedPeers(): string[] {
+    return [];
+  }
+  listenAddresses(): string[] {
+    return [];
+  }
+  peerScore(): number {
+    return 0;
+  }
+}
