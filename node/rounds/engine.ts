@@ -48,7 +48,7 @@ export interface RoundState {
   phaseStartedAt: number;
   phaseSeconds: Partial<Record<RoundPhase, number>>;
   attempts: Record<number, AttemptInfo>;
-  /** `${attempt}/${aggregator}` of attempt starts this node refused. */
+  /** `${attempt}/${aggregator}` of attempt starts and `record/${attempt}/${aggregator}` of aggregate records this node refused. */
   refused: string[];
   equivocators: string[];
   bytesIn: number;
@@ -93,6 +93,7 @@ export class RoundEngine {
   private readonly received = new Map<string, Uint32Array>();
   private readonly recvHash = new Map<string, string>();
   private readonly foreignStart = new Set<string>();
+  private readonly splitSeen = new Set<string>();
   private readonly heartbeats = new Map<string, { at: number; version: number; hash: string; round: number; attempt: number; phase: string }>();
   private readonly claims = new Map<string, Set<string>>(); // `${version}/${hash}` → senders
   private pending: Envelope[] = [];
@@ -500,7 +501,19 @@ export class RoundEngine {
       if (!this.state.refused.includes(`${a}/${env.sender}`)) this.state.refused.push(`${a}/${env.sender}`);
       return this.failover(`aggregator ${memberName(this.opts.manifest, env.sender)} misbehaved`);
     };
-    if (this.state.attempts[a]) return; // first valid one wins
+    const accepted = this.state.attempts[a];
+    if (accepted) {
+      // First valid one wins. Another set for the same (r, a) means two aggregators opened it from
+      // different views (a partition): the two sides' cryptograms are never mixed (attempt binding)
+      // but the round may stall; make that visible (PROTOCOL.md §5, split attempts).
+      const tag = `${this.state.round}/${a}/${env.sender}`;
+      if (accepted.aggregator !== env.sender && !this.splitSeen.has(tag) && !equalBytes(this.attemptHash(a), attemptStartHash({ participants, baseModelHash: env.body.baseModelHash }))) {
+        this.splitSeen.add(tag);
+        const names = (ps: string[]) => ps.map((p) => memberName(this.opts.manifest, p) ?? p).join(', ');
+        this.record('split-attempt', `${memberName(this.opts.manifest, env.sender)} opened attempt ${a} of round ${this.state.round} with ${names(participants)}; this node follows ${memberName(this.opts.manifest, accepted.aggregator)}'s with ${names(accepted.participants)}`);
+      }
+      return;
+    }
     if (this.state.refused.includes(`${a}/${env.sender}`)) return;
     if (participants.some((p) => !this.members.includes(p))) return refuse('non-member participant');
     if (participants.length < this.opts.manifest.minParticipants) return refuse(`fewer than ${this.opts.manifest.minParticipants} participants`);
@@ -530,8 +543,14 @@ export class RoundEngine {
     const a = env.attempt;
     const info = this.state.attempts[a];
     const body = env.body;
+    // A rejected record is judged once: its aggregator re-sends it every few seconds, and each
+    // copy used to cost one more failover, cycling the candidates around the ring (back to the
+    // faulty one) faster than the honest one could finish (a fault test took 121 s instead of 24).
+    const tag = `record/${a}/${env.sender}`;
+    if (this.state.refused.includes(tag)) return;
     const reject = (why: string) => {
       this.record('rejected-aggregate', `aggregate record for round ${this.state.round} attempt ${a} from ${memberName(this.opts.manifest, env.sender)} rejected: ${why}`);
+      this.state.refused.push(tag);
       // a bad record for an earlier attempt (late, or replayed) says nothing about this attempt's aggregator
       return a < this.state.attempt ? undefined : this.failover('aggregator published a wrong record');
     };
@@ -640,6 +659,7 @@ export class RoundEngine {
     this.received.clear();
     this.recvHash.clear();
     this.foreignStart.clear();
+    this.splitSeen.clear();
     this.own = null;
     this.ownPublished.clear();
     this.resend.clear();

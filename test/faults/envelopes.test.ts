@@ -280,6 +280,22 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
     assert.ok(grown < 32 << 20, `memory grew by ${(grown / 2 ** 20).toFixed(1)} MiB after a ${(bytes / 2 ** 20).toFixed(1)} MiB flood`);
   });
 
+  it('a wrong aggregate record re-sent by its aggregator costs it one failover, not one per copy', async () => {
+    // participants differ from the accepted attempt's: rejected before any cryptogram is needed
+    const members = [self.peerId, peerA.peerId];
+    const h = new Uint8Array(32).fill(3);
+    const body = { participants: members, cryptogramHashes: members.map(() => h), sumHash: h, baseModelHash: globalHash, newModelHash: h };
+    const e = encodeEnvelope({ consortium: manifest.consortium, round: ROUND, attempt: ATTEMPT, sender: peerA.peerId }, { kind: MessageKind.AggregateRecord, body }, peerA.signingSecret);
+    const before = engine.round.failover;
+    for (let i = 0; i < 5; i++) {
+      await engine.handle(decode(e));
+      tally.cases++;
+    }
+    assert.equal(engine.round.failover, before + 1, `five copies of one wrong record moved the aggregator ${engine.round.failover - before} times`);
+    assert.ok(engine.round.refused.includes(`record/${ATTEMPT}/${peerA.peerId}`));
+    assert.equal(engine.events.filter((x) => x.kind === 'rejected-aggregate').length, 1, 'the rejection is recorded once');
+  });
+
   function decode(e: Uint8Array) {
     return decodeEnvelopeFor(e, manifest, [self, peerA, peerB]);
   }

@@ -87,7 +87,7 @@ describe('faults: a site paused past its deadline (engine)', function () {
     assert.equal(a.engine.round.attempts[0]?.aggregator, agg.peerId);
   });
 
-  it('after a pause longer than the liveness window it opens nothing, then follows the start the others opened', async () => {
+  it('after a pause longer than the liveness window it opens nothing, then follows the start the others opened; a start with another set is recorded as a split', async () => {
     const a = await aggregator('paused');
     await a.heartbeat(next);
     await a.heartbeat(third);
@@ -107,6 +107,14 @@ describe('faults: a site paused past its deadline (engine)', function () {
     }
     assert.equal(a.ownStarts(), 0, 'it opened a second attempt 0 beside the one it follows');
     assert.equal(a.engine.round.phase, 'collecting', 'not a participant of that attempt: it collects and checks');
+    // the same set from another aggregator, listed in another order, is compatible: no split
+    await a.env(third, { kind: MessageKind.AttemptStart, body: { aggregator: third.peerId, participants: [third.peerId, next.peerId], baseModelHash: fromHex(a.engine.global.hash), reason: 'round start' } });
+    assert.equal(a.engine.events.filter((e) => e.kind === 'split-attempt').length, 0, 'a compatible start was called a split');
+    // a third start for the same attempt with yet another set (a partition's other side) is not
+    // followed, and is recorded as a split for the operator
+    await a.env(third, { kind: MessageKind.AttemptStart, body: { aggregator: third.peerId, participants: [agg.peerId, third.peerId], baseModelHash: fromHex(a.engine.global.hash), reason: 'round start' } });
+    assert.equal(a.engine.round.attempts[0]?.aggregator, next.peerId);
+    assert.equal(a.engine.events.filter((e) => e.kind === 'split-attempt').length, 1, 'the split is recorded once');
   });
 
   it('after a pause, with nobody else opening, it opens attempt 0 itself once it has heard the others for a liveness window', async () => {
