@@ -14,6 +14,7 @@ import { attemptStartHash, chunkCryptogram, decodeEnvelope, encodeEnvelope, MAX_
 import { initIdentity, loadOrCreateAdminKey, type SiteIdentity } from '../../node/identity.ts';
 import { createManifest, signManifest, type Manifest } from '../../node/manifest.ts';
 import { modelKey, RoundEngine, sha256hex } from '../../node/rounds/engine.ts';
+import { aggregatorOrder } from '../../node/rounds/rotation.ts';
 import { f32bytes, Store } from '../../node/storage/store.ts';
 import type { Verdict } from '../../node/types.ts';
 import { fakeTrainer, rng, StubNetwork } from '../helpers/engine-fakes.ts';
@@ -285,14 +286,18 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
     const members = [self.peerId, peerA.peerId];
     const h = new Uint8Array(32).fill(3);
     const body = { participants: members, cryptogramHashes: members.map(() => h), sumHash: h, baseModelHash: globalHash, newModelHash: h };
-    const e = encodeEnvelope({ consortium: manifest.consortium, round: ROUND, attempt: ATTEMPT, sender: peerA.peerId }, { kind: MessageKind.AggregateRecord, body }, peerA.signingSecret);
+    // from the current aggregator candidate, or the next one if that is this node (identities are
+    // random per run, so which member that is varies)
     const before = engine.round.failover;
+    const order = aggregatorOrder([self, peerA, peerB].map((s) => s.peerId), ROUND);
+    const aggregator = [peerA, peerB].find((s) => s.peerId === [order[before % 3], order[(before + 1) % 3]].find((p) => p !== self.peerId))!;
+    const e = encodeEnvelope({ consortium: manifest.consortium, round: ROUND, attempt: ATTEMPT, sender: aggregator.peerId }, { kind: MessageKind.AggregateRecord, body }, aggregator.signingSecret);
     for (let i = 0; i < 5; i++) {
       await engine.handle(decode(e));
       tally.cases++;
     }
     assert.equal(engine.round.failover, before + 1, `five copies of one wrong record moved the aggregator ${engine.round.failover - before} times`);
-    assert.ok(engine.round.refused.includes(`record/${ATTEMPT}/${peerA.peerId}`));
+    assert.ok(engine.round.refused.includes(`record/${ATTEMPT}/${aggregator.peerId}`));
     assert.equal(engine.events.filter((x) => x.kind === 'rejected-aggregate').length, 1, 'the rejection is recorded once');
   });
 
