@@ -660,6 +660,7 @@ export class RoundEngine {
     this.recvHash.clear();
     this.foreignStart.clear();
     this.splitSeen.clear();
+    this.stallSeen.clear();
     this.own = null;
     this.ownPublished.clear();
     this.resend.clear();
@@ -902,6 +903,7 @@ export class RoundEngine {
         }
       }
     }
+    if (missing.length && now > collectDeadline + this.t.aggregateMs) this.noteStall(a, info.participants, missing);
     // Failover when the aggregator does not finish in time.
     const expected = missing.length === 0 ? Math.max(s.lastProgressAt, info.openedAt) + this.t.aggregateMs : collectDeadline + this.t.aggregateMs;
     if (now > expected && now - s.lastProgressAt > this.t.aggregateMs) {
@@ -909,6 +911,23 @@ export class RoundEngine {
       if (this.aggregator === this.self && missing.length === 0) await this.publishRecord(a, info.participants);
     }
   }
+
+  /**
+   * Past the deadline, with too few cryptograms for a re-mask (or no attempts left), the round
+   * cannot go on until a missing site publishes: say so once, in words an operator can act on,
+   * instead of only a failover line every `aggregateMs`.
+   */
+  private noteStall(a: number, participants: string[], missing: string[]): void {
+    const have = participants.length - missing.length;
+    const { minParticipants, maxAttempts } = this.opts.manifest;
+    const why = have < minParticipants ? `a re-mask needs at least ${minParticipants}` : a + 1 >= maxAttempts ? `no attempt left (maxAttempts ${maxAttempts})` : null;
+    const tag = `${this.state.round}/${a}`;
+    if (!why || this.stallSeen.has(tag)) return;
+    this.stallSeen.add(tag);
+    const names = missing.map((p) => memberName(this.opts.manifest, p) ?? p).join(', ');
+    this.record('attempt-stalled', `round ${this.state.round} attempt ${a} is stalled: this node holds cryptograms from ${have} of ${participants.length} participants and ${why}; it goes on when ${names} publish${missing.length === 1 ? 'es' : ''} theirs (check that they are running and connected)`);
+  }
+  private readonly stallSeen = new Set<string>();
 
   private published = new Set<string>();
   private async openAttempt(a: number, participants: string[], reason: string): Promise<void> {

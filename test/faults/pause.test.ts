@@ -32,6 +32,7 @@ describe('faults: a site paused past its deadline (engine)', function () {
   let dir: string;
   let manifest: Manifest;
   let ids: SiteIdentity[];
+  let admin: Uint8Array;
   let agg: SiteIdentity; // candidate 0 of round 1
   let next: SiteIdentity; // candidate 1
   let third: SiteIdentity;
@@ -40,7 +41,7 @@ describe('faults: a site paused past its deadline (engine)', function () {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'flnode-pause-'));
     ids = await Promise.all(['x', 'y', 'z'].map((n) => initIdentity(join(dir, n))));
-    const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
+    admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
     // keysMs, trainingMs, collectMs long: only "every key is in" opens an attempt, nothing times out
     const timeouts = { heartbeatMs: 50, livenessMs: LIVENESS_MS, keysMs: 600_000, trainingMs: 600_000, collectMs: 600_000, aggregateMs: 600_000 };
     manifest = createManifest({ consortium: 'pause-consortium', adminPublicKey: signingPublicKey(admin), plan: { rounds: 3 }, timeouts, minParticipants: 2 });
@@ -58,13 +59,13 @@ describe('faults: a site paused past its deadline (engine)', function () {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   /** The round-1 aggregator's engine, started with its timers, its own key announced. */
-  async function aggregator(name: string) {
+  async function aggregator(name: string, m: Manifest = manifest) {
     const store = new Store(join(dir, name));
     await store.open();
     const net = new StubNetwork(agg.peerId);
     const lines: string[] = [];
     const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
-    const engine = new RoundEngine({ manifest, identity: agg, network: net, trainer: fakeTrainer(256), store, log });
+    const engine = new RoundEngine({ manifest: m, identity: agg, network: net, trainer: fakeTrainer(256), store, log });
     await engine.start();
     open.push({ engine, store });
     await sleep(500); // first ticks: own key announced, (instant) training done
@@ -137,5 +138,26 @@ describe('faults: a site paused past its deadline (engine)', function () {
     assert.equal(a.ownStarts(), 1, 'it never opened the attempt after the pause');
     assert.ok(opened >= LIVENESS_MS, `opened ${opened} ms after waking, before a liveness window had passed`);
     assert.ok(a.lines.some((l) => l.includes('view of the network refreshed after a pause')));
+  });
+
+  it('an attempt left with too few cryptograms for a re-mask is reported once as stalled, naming the missing sites', async () => {
+    const short = signManifest({ ...manifest, timeouts: { ...manifest.timeouts, trainingMs: 300, collectMs: 300, aggregateMs: 300 } }, admin);
+    const a = await aggregator('stalled', short);
+    await a.heartbeat(next);
+    await a.heartbeat(third);
+    await a.key(next);
+    await a.key(third); // every key in: it opens attempt 0 and publishes its own cryptogram; nobody else does
+    assert.equal(a.ownStarts(), 1);
+    for (let i = 0; i < 30; i++) {
+      await a.heartbeat(next);
+      await a.heartbeat(third);
+      await sleep(100);
+    }
+    assert.ok(a.engine.round.failover >= 3, `failover ${a.engine.round.failover}: the deadlines did not pass`);
+    assert.equal(a.engine.round.attempt, 0, 'one cryptogram of three: no re-mask is possible');
+    const stalls = a.engine.events.filter((e) => e.kind === 'attempt-stalled');
+    assert.equal(stalls.length, 1, 'the stall is reported once, not on every failover');
+    assert.match(stalls[0]!.detail, /1 of 3 participants and a re-mask needs at least 2/);
+    assert.match(stalls[0]!.detail, /site-\d, site-\d publish theirs/);
   });
 });
