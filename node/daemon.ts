@@ -102,6 +102,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       },
       model: { version: engine.global.version, hash: engine.global.hash },
       roundsPlanned: manifest.plan.rounds,
+      events: engine.events.slice(-20),
     };
   };
 

@@ -109,6 +109,8 @@ export interface NodeStatus {
   };
   model: { version: number; hash: string | null };
   roundsPlanned: number;
+  /** The node's most recent notable events (pause, refused attempt, rejected record, split, stall...), oldest first, at most 20. */
+  events: { at: number; kind: string; detail: string }[];
 }
 
 export interface RoundSummary {

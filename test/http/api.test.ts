@@ -16,6 +16,7 @@ const status: NodeStatus = {
   peers: [{ id: '12D3KooWtest', name: 'hospital-<a>', connected: true, live: true, lastSeen: Date.now() }],
   round: { round: 2, attempt: 0, phase: 'collecting', aggregator: '12D3KooWtest', participants: [{ id: '12D3KooWtest', name: 'a', chunksReceived: 1, chunksTotal: 1 }], deadline: Date.now() + 5000 },
   model: { version: 1, hash: 'ff'.repeat(32) }, roundsPlanned: 3,
+  events: [{ at: 1, kind: 'paused', detail: 'this node did not run for 21.1 s' }],
 };
 const rounds: RoundSummary[] = [{ round: 1, attempt: 0, participants: ['12D3KooWtest'], aggregator: '12D3KooWtest', phaseSeconds: { training: 1.5 }, bytesIn: 10, bytesOut: 20, modelHash: 'ff'.repeat(32), testAuc: 0.9, testAcc: 0.8, testLoss: 0.3, completedAt: 1 }];
 const view: NodeView = {

@@ -63,6 +63,10 @@ describe('http: the status page in Chromium during a testbed run', function () {
     assert.ok(rows.length >= 2, 'the rounds table grew');
     assert.match(auc1 ?? '', /^0\.\d{4}$/);
     assert.equal(await page.textContent('#peers tr:nth-child(1) td:nth-child(3)'), 'live');
+    // the events panel lists the node's events, or says there is nothing to report
+    const events = await page.$$eval('#events tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+    const recorded = (tb.nodes[0]!.status()!.events ?? []).length;
+    assert.ok(recorded ? events.length === Math.min(recorded, 20) : events[0] === 'nothing to report', `events panel: ${JSON.stringify(events)} (node recorded ${recorded})`);
     const canvas = await page.$('#chart');
     assert.ok(canvas && (await canvas.boundingBox())!.height > 100, 'the chart is drawn');
   });

@@ -34,6 +34,8 @@ function renderStatus(s) {
     : '<tr><td colspan="2" style="color:#667085">no attempt open</td></tr>';
   $('peers').innerHTML = s.peers.map((p) => `<tr><td>${esc(p.name)} <span class="mono">${esc(short(p.id))}</span>${p.id === s.peerId ? ' (this node)' : ''}</td><td>${pill(p.connected, 'yes', 'no')}</td><td>${pill(p.live, 'live', 'silent')}</td><td>${esc(ago(p.lastSeen))}</td></tr>`).join('');
   $('listen').innerHTML = s.listen.map(esc).join('<br>');
+  $('events').innerHTML = (s.events || []).slice().reverse().map((e) => `<tr><td class="nowrap">${esc(new Date(e.at).toLocaleTimeString())}</td><td class="nowrap">${esc(e.kind)}</td><td>${esc(e.detail)}</td></tr>`).join('')
+    || '<tr><td colspan="3" class="muted">nothing to report</td></tr>';
   tickDeadline();
 }
 
