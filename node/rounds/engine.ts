@@ -180,7 +180,7 @@ export class RoundEngine {
       this.enqueue(() => this.onEnvelope(b));
     });
     if (saved && saved.round === this.global.version + 1) this.resumedAt = Date.now(); // restarted mid-round: same stale view as a pause
-    this.lastAliveAt = Date.now();
+    this.lastAliveAt = this.wokeAt = Date.now();
     this.timers.push(setInterval(() => this.notePause(), 250));
     this.timers.push(setInterval(() => this.enqueue(() => this.tick()), 200));
     this.timers.push(setInterval(() => void this.heartbeat(), this.t.heartbeatMs));
@@ -247,6 +247,7 @@ export class RoundEngine {
     this.events.push({ at: Date.now(), kind, detail });
     if (this.events.length > 200) this.events.shift();
     this.log.warn({ event: kind }, detail);
+    this.opts.onChange?.();
   }
 
   private setPhase(phase: RoundPhase): void {
@@ -400,7 +401,9 @@ export class RoundEngine {
     // farther candidate's start would open its own attempt beside it (a split attempt that stalls
     // the round; seen after a restart in the SIGSTOP fault test).
     const firstStart = env.kind === MessageKind.AttemptStart && env.attempt === 0 && env.round === this.state.round && !this.state.attempts[0];
-    const why = this.stateCheck(env, firstStart ? this.members.length : 1);
+    // a start for an attempt this node already follows is only compared (split detection), never followed
+    const knownStart = env.kind === MessageKind.AttemptStart && env.round === this.state.round && !!this.state.attempts[env.attempt];
+    const why = this.stateCheck(env, firstStart || knownStart ? this.members.length : 1);
     if (why) {
       // the state may have moved since validation, or the sender is not (yet) a candidate here
       if (env.kind !== MessageKind.Heartbeat) this.log.info({ from: env.sender, kind: MessageKind[env.kind], reason: why }, 'message ignored');
@@ -507,7 +510,7 @@ export class RoundEngine {
       // different views (a partition): the two sides' cryptograms are never mixed (attempt binding)
       // but the round may stall; make that visible (PROTOCOL.md §5, split attempts).
       const tag = `${this.state.round}/${a}/${env.sender}`;
-      if (accepted.aggregator !== env.sender && !this.splitSeen.has(tag) && !equalBytes(this.attemptHash(a), attemptStartHash({ participants, baseModelHash: env.body.baseModelHash }))) {
+      if (!this.splitSeen.has(tag) && !equalBytes(this.attemptHash(a), attemptStartHash({ participants, baseModelHash: env.body.baseModelHash }))) {
         this.splitSeen.add(tag);
         const names = (ps: string[]) => ps.map((p) => memberName(this.opts.manifest, p) ?? p).join(', ');
         this.record('split-attempt', `${memberName(this.opts.manifest, env.sender)} opened attempt ${a} of round ${this.state.round} with ${names(participants)}; this node follows ${memberName(this.opts.manifest, accepted.aggregator)}'s with ${names(accepted.participants)}`);
@@ -520,7 +523,12 @@ export class RoundEngine {
     if (!equalBytes(env.body.baseModelHash, fromHex(this.global.hash))) return refuse('built on another global model');
     if (a > 0) {
       const prev = this.state.attempts[a - 1];
-      if (!prev) return refuse(`no attempt ${a - 1} known here`);
+      if (!prev) {
+        // not the aggregator's fault: this node missed attempt a-1 (paused, restarted); it takes the
+        // round's model from its peers once they commit
+        this.log.info({ from: env.sender, round: this.state.round, attempt: a }, `attempt start ignored: attempt ${a - 1} unknown here`);
+        return;
+      }
       if (participants.some((p) => !prev.participants.includes(p))) return refuse('adds participants');
       const leftOut = prev.participants.filter((p) => !participants.includes(p) && this.received.has(`${a - 1}/${p}`));
       if (leftOut.length) return refuse(`leaves out ${leftOut.map((p) => memberName(this.opts.manifest, p)).join(', ')} whose complete cryptogram this node holds`);
@@ -774,7 +782,7 @@ export class RoundEngine {
    */
   private knownDead(peer: string): boolean {
     const now = Date.now();
-    if (now - this.startedAt < 2 * this.t.livenessMs) return false;
+    if (now - this.startedAt < 2 * this.t.livenessMs || now - this.wokeAt < 2 * this.t.livenessMs) return false;
     const hb = this.heartbeats.get(peer);
     if (hb && now - hb.at < 2 * this.t.livenessMs) return false;
     return this.members.some((m) => m !== this.self && m !== peer && this.live(m));
@@ -797,6 +805,8 @@ export class RoundEngine {
   private lastAliveAt = Date.now();
   /** Set when a pause or a mid-round restart is noticed; cleared once the network was heard again. */
   private resumedAt: number | null = null;
+  /** When this node last woke from a pause or started: liveness judged from older heartbeats is stale. */
+  private wokeAt = Date.now();
 
   /**
    * A process that was stopped (SIGSTOP, a suspended VM, a stalled event loop) for longer than the
@@ -808,8 +818,10 @@ export class RoundEngine {
   private notePause(now = Date.now()): void {
     const gap = now - this.lastAliveAt;
     this.lastAliveAt = now;
-    if (gap > this.t.livenessMs) {
+    // (at least 2 s: the watchdog runs every 250 ms, and a busy but running loop is not a pause)
+    if (gap > Math.max(this.t.livenessMs, 2000)) {
       this.resumedAt = now;
+      this.wokeAt = now;
       this.record('paused', `this node did not run for ${(gap / 1000).toFixed(1)} s; no aggregator decision until it has heard the other members again`);
     }
   }
@@ -817,16 +829,17 @@ export class RoundEngine {
   /**
    * True while this node's view is stale after a pause or restart: it opens no attempt, skips no
    * candidate and fails over no aggregator until it has heard another member's heartbeat and the
-   * liveness window has passed since it resumed (by then re-sent AttemptStarts have arrived too),
-   * or twice that window passed (nobody else is there to hear).
+   * liveness window has passed since it resumed (by then re-sent AttemptStarts have arrived too).
+   * Hearing nobody, it waits: alone it could not complete a round anyway, and opening an attempt
+   * from its old view is what splits one.
    */
   private settling(now: number): boolean {
     if (this.resumedAt === null) return false;
     const waited = now - this.resumedAt;
     const heard = [...this.heartbeats].some(([p, hb]) => p !== this.self && hb.at > this.resumedAt!);
-    if (waited < 2 * this.t.livenessMs && !(heard && waited >= this.t.livenessMs)) return true;
+    if (!heard || waited < this.t.livenessMs) return true;
     this.resumedAt = null;
-    this.log.info({ round: this.state.round, attempt: this.state.attempt, heard }, 'view of the network refreshed after a pause');
+    this.log.info({ round: this.state.round, attempt: this.state.attempt, waitedMs: waited }, 'view of the network refreshed after a pause');
     return false;
   }
 

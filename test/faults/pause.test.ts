@@ -17,7 +17,9 @@ import { Store } from '../../node/storage/store.ts';
 import { fakeTrainer, StubNetwork } from '../helpers/engine-fakes.ts';
 import { tally } from './summary.ts';
 
-const LIVENESS_MS = 400;
+const LIVENESS_MS = 1000;
+/** Longer than the liveness window and than the 2 s a node needs to call a gap a pause. */
+const PAUSE_MS = 2500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Keep the event loop from running, as SIGSTOP does to the whole process. */
 function freeze(ms: number): void {
@@ -93,7 +95,7 @@ describe('faults: a site paused past its deadline (engine)', function () {
     await a.heartbeat(next);
     await a.heartbeat(third);
     await a.key(next);
-    freeze(2.5 * LIVENESS_MS); // SIGSTOP ... SIGCONT
+    freeze(PAUSE_MS); // SIGSTOP ... SIGCONT
     tally.faultsInjected++;
     await a.key(third); // the last key, taken in right after waking (it was in the socket buffer)
     assert.equal(a.ownStarts(), 0, 'a paused aggregator opened an attempt from its stale view');
@@ -113,30 +115,29 @@ describe('faults: a site paused past its deadline (engine)', function () {
     assert.equal(a.engine.events.filter((e) => e.kind === 'split-attempt').length, 0, 'a compatible start was called a split');
     // a third start for the same attempt with yet another set (a partition's other side) is not
     // followed, and is recorded as a split for the operator
-    await a.env(third, { kind: MessageKind.AttemptStart, body: { aggregator: third.peerId, participants: [agg.peerId, third.peerId], baseModelHash: fromHex(a.engine.global.hash), reason: 'round start' } });
+    for (let i = 0; i < 3; i++) await a.env(third, { kind: MessageKind.AttemptStart, body: { aggregator: third.peerId, participants: [agg.peerId, third.peerId], baseModelHash: fromHex(a.engine.global.hash), reason: `round start ${i}` } });
     assert.equal(a.engine.round.attempts[0]?.aggregator, next.peerId);
-    assert.equal(a.engine.events.filter((e) => e.kind === 'split-attempt').length, 1, 'the split is recorded once');
+    assert.equal(a.engine.events.filter((e) => e.kind === 'split-attempt').length, 1, 'the split is recorded once, not per copy');
   });
 
-  it('after a pause, with nobody else opening, it opens attempt 0 itself once it has heard the others for a liveness window', async () => {
+  it('after a pause it waits while it hears nobody; with nobody else opening, it opens attempt 0 itself once it has heard the others', async () => {
     const a = await aggregator('resumes');
     await a.heartbeat(next);
     await a.heartbeat(third);
     await a.key(next);
-    freeze(2.5 * LIVENESS_MS);
+    freeze(PAUSE_MS);
     tally.faultsInjected++;
-    const woke = Date.now();
     await a.key(third);
-    assert.equal(a.ownStarts(), 0);
-    let opened = 0;
-    while (!a.ownStarts() && Date.now() - woke < 20 * LIVENESS_MS) {
+    // hearing nobody, it keeps waiting (alone it could not complete a round anyway)
+    await sleep(2.5 * LIVENESS_MS);
+    assert.equal(a.ownStarts(), 0, 'it opened an attempt without having heard anyone since the pause');
+    const heardAt = Date.now();
+    while (!a.ownStarts() && Date.now() - heardAt < 20 * LIVENESS_MS) {
       await a.heartbeat(next);
       await a.heartbeat(third);
       await sleep(LIVENESS_MS / 8);
-      opened = Date.now() - woke;
     }
     assert.equal(a.ownStarts(), 1, 'it never opened the attempt after the pause');
-    assert.ok(opened >= LIVENESS_MS, `opened ${opened} ms after waking, before a liveness window had passed`);
     assert.ok(a.lines.some((l) => l.includes('view of the network refreshed after a pause')));
   });
 
