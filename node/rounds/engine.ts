@@ -92,8 +92,8 @@ export class RoundEngine {
   private readonly assemblers = new Map<string, CryptogramAssembler>();
   private readonly received = new Map<string, Uint32Array>();
   private readonly recvHash = new Map<string, string>();
-  private readonly foreignStart = new Set<string>();
-  private readonly splitSeen = new Set<string>();
+  /** Tags of things logged or recorded once per round (see firstTime). */
+  private readonly noted = new Set<string>();
   private readonly heartbeats = new Map<string, { at: number; version: number; hash: string; round: number; attempt: number; phase: string }>();
   private readonly claims = new Map<string, Set<string>>(); // `${version}/${hash}` → senders
   private pending: Envelope[] = [];
@@ -456,8 +456,7 @@ export class RoundEngine {
     // arrive before this node accepted an AttemptStart are dropped; the sender re-sends them.
     if (!this.state.attempts[env.attempt]) return;
     if (!equalBytes(this.attemptHash(env.attempt), env.body.attemptHash)) {
-      if (!this.foreignStart.has(id)) {
-        this.foreignStart.add(id);
+      if (this.firstTime(`foreign/${id}`)) {
         this.log.info({ from: env.sender, round: this.state.round, attempt: env.attempt }, 'cryptogram masked for another attempt start ignored');
       }
       return;
@@ -509,11 +508,8 @@ export class RoundEngine {
       // First valid one wins. Another set for the same (r, a) means two aggregators opened it from
       // different views (a partition): the two sides' cryptograms are never mixed (attempt binding)
       // but the round may stall; make that visible (PROTOCOL.md §5, split attempts).
-      const tag = `${this.state.round}/${a}/${env.sender}`;
-      if (!this.splitSeen.has(tag) && !equalBytes(this.attemptHash(a), attemptStartHash({ participants, baseModelHash: env.body.baseModelHash }))) {
-        this.splitSeen.add(tag);
-        const names = (ps: string[]) => ps.map((p) => memberName(this.opts.manifest, p) ?? p).join(', ');
-        this.record('split-attempt', `${memberName(this.opts.manifest, env.sender)} opened attempt ${a} of round ${this.state.round} with ${names(participants)}; this node follows ${memberName(this.opts.manifest, accepted.aggregator)}'s with ${names(accepted.participants)}`);
+      if (!equalBytes(this.attemptHash(a), attemptStartHash({ participants, baseModelHash: env.body.baseModelHash })) && this.firstTime(`split/${a}/${env.sender}`)) {
+        this.record('split-attempt', `${memberName(this.opts.manifest, env.sender)} opened attempt ${a} of round ${this.state.round} with ${this.names(participants)}; this node follows ${memberName(this.opts.manifest, accepted.aggregator)}'s with ${this.names(accepted.participants)}`);
       }
       return;
     }
@@ -531,7 +527,7 @@ export class RoundEngine {
       }
       if (participants.some((p) => !prev.participants.includes(p))) return refuse('adds participants');
       const leftOut = prev.participants.filter((p) => !participants.includes(p) && this.received.has(`${a - 1}/${p}`));
-      if (leftOut.length) return refuse(`leaves out ${leftOut.map((p) => memberName(this.opts.manifest, p)).join(', ')} whose complete cryptogram this node holds`);
+      if (leftOut.length) return refuse(`leaves out ${this.names(leftOut)} whose complete cryptogram this node holds`);
     }
     this.state.attempts[a] = { aggregator: env.sender, participants, openedAt: Date.now() };
     const k = candidateIndex(this.members, this.state.round, env.sender, this.state.failover + this.members.length)!;
@@ -666,9 +662,7 @@ export class RoundEngine {
     this.assemblers.clear();
     this.received.clear();
     this.recvHash.clear();
-    this.foreignStart.clear();
-    this.splitSeen.clear();
-    this.stallSeen.clear();
+    this.noted.clear();
     this.own = null;
     this.ownPublished.clear();
     this.resend.clear();
@@ -912,7 +906,7 @@ export class RoundEngine {
         let survivors = info.participants.filter((p) => this.received.has(`${a}/${p}`));
         if (this.opts.fault === 'false-dropout') survivors = survivors.slice(1);
         if (a + 1 < this.opts.manifest.maxAttempts && survivors.length >= this.opts.manifest.minParticipants) {
-          await this.openAttempt(a + 1, survivors, `missing cryptograms from ${missing.map((p) => memberName(this.opts.manifest, p)).join(', ')}`);
+          await this.openAttempt(a + 1, survivors, `missing cryptograms from ${this.names(missing)}`);
         }
       }
     }
@@ -934,13 +928,21 @@ export class RoundEngine {
     const have = participants.length - missing.length;
     const { minParticipants, maxAttempts } = this.opts.manifest;
     const why = have < minParticipants ? `a re-mask needs at least ${minParticipants}` : a + 1 >= maxAttempts ? `no attempt left (maxAttempts ${maxAttempts})` : null;
-    const tag = `${this.state.round}/${a}`;
-    if (!why || this.stallSeen.has(tag)) return;
-    this.stallSeen.add(tag);
-    const names = missing.map((p) => memberName(this.opts.manifest, p) ?? p).join(', ');
-    this.record('attempt-stalled', `round ${this.state.round} attempt ${a} is stalled: this node holds cryptograms from ${have} of ${participants.length} participants and ${why}; it goes on when ${names} publish${missing.length === 1 ? 'es' : ''} theirs (check that they are running and connected)`);
+    if (!why || !this.firstTime(`stall/${a}`)) return;
+    this.record('attempt-stalled', `round ${this.state.round} attempt ${a} is stalled: this node holds cryptograms from ${have} of ${participants.length} participants and ${why}; it goes on when ${this.names(missing)} publish${missing.length === 1 ? 'es' : ''} theirs (check that they are running and connected)`);
   }
-  private readonly stallSeen = new Set<string>();
+
+  /** True the first time a tag is seen in this round. */
+  private firstTime(tag: string): boolean {
+    if (this.noted.has(tag)) return false;
+    this.noted.add(tag);
+    return true;
+  }
+
+  /** Member names (or ids) for a message. */
+  private names(ids: string[]): string {
+    return ids.map((p) => memberName(this.opts.manifest, p) ?? p).join(', ');
+  }
 
   private published = new Set<string>();
   private async openAttempt(a: number, participants: string[], reason: string): Promise<void> {
