@@ -762,7 +762,6 @@ export class RoundEngine {
 
   // ---------------------------------------------------------------- the tick: deadlines and progress
 
-  private readonly startedAt = Date.now();
   private live(peer: string): boolean {
     if (peer === this.self) return true;
     const hb = this.heartbeats.get(peer);
@@ -776,7 +775,7 @@ export class RoundEngine {
    */
   private knownDead(peer: string): boolean {
     const now = Date.now();
-    if (now - this.startedAt < 2 * this.t.livenessMs || now - this.wokeAt < 2 * this.t.livenessMs) return false;
+    if (now - this.wokeAt < 2 * this.t.livenessMs) return false; // (wokeAt: start-up or the last pause)
     const hb = this.heartbeats.get(peer);
     if (hb && now - hb.at < 2 * this.t.livenessMs) return false;
     return this.members.some((m) => m !== this.self && m !== peer && this.live(m));
