@@ -1,7 +1,7 @@
 // Wire formats: one signed, versioned, length-bounded envelope per message, bound to
 // (consortium, round, attempt, sender). Layout and rules: PROTOCOL.md §5.
 import { sha256 } from '@noble/hashes/sha2.js';
-import { concat, utf8 } from './bytes.ts';
+import { compareIds, concat, utf8 } from './bytes.ts';
 import { fail, ProtocolError } from './errors.ts';
 import { sign, verifySignature } from './keys.ts';
 import { Reader, Writer } from './reader.ts';
@@ -177,7 +177,7 @@ const ATTEMPT_DOMAIN = utf8('flnode/v1/attempt\0');
 export function attemptStartHash(body: Pick<AttemptStartBody, 'participants' | 'baseModelHash'>): Uint8Array {
   const w = new Writer();
   // the set, not the list: masks pair members in UTF-8 byte order, whatever order a start lists them in
-  const sorted = [...body.participants].sort((x, y) => Buffer.compare(utf8(x), utf8(y)));
+  const sorted = [...body.participants].sort(compareIds);
   writeIds(w, sorted);
   w.bytes(body.baseModelHash, 32);
   return sha256(concat(ATTEMPT_DOMAIN, w.finish()));
