@@ -3,8 +3,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { compareIds } from './bytes.ts';
 import { dequantize, fedAvgWeights, quantizationScale, quantize } from './encoding.ts';
 import { fail } from './errors.ts';
-import { createCipheriv } from 'node:crypto';
-import { maskSeed, writeWordsLE } from './masks.ts';
+import { addKeystream, maskSeed, writeWordsLE } from './masks.ts';
 
 export interface Participant {
   id: string;
@@ -54,7 +53,6 @@ export function buildCryptogram(
   return maskQuantized(params, self, q);
 }
 
-const BLOCK_BYTES = 1 << 20;
 
 /**
  * Adds this member's pairwise masks to its quantized update, in place: + mask_ij for peers with a
@@ -69,7 +67,6 @@ export function maskQuantized(params: AttemptParams, self: { id: string; secretK
   if (!Number.isInteger(params.attempt) || params.attempt < 0 || params.attempt > 0xffffffff) {
     fail('BAD_PARAMS', 'attempt must be a u32');
   }
-  const zero = Buffer.alloc(Math.min(BLOCK_BYTES, q.length * 4));
   for (const peer of sorted) {
     if (peer.id === self.id) continue;
     const seed = maskSeed({
@@ -81,21 +78,10 @@ export function maskQuantized(params: AttemptParams, self: { id: string; secretK
       peerId: peer.id,
       peerPublic: peer.publicKey,
     });
-    const cipher = createCipheriv('aes-256-ctr', seed, ZERO_IV);
-    const add = compareIds(self.id, peer.id) < 0;
-    for (let start = 0; start < q.length; start += zero.length >>> 2) {
-      const words = Math.min(zero.length >>> 2, q.length - start);
-      let ks = cipher.update(words * 4 === zero.length ? zero : zero.subarray(0, words * 4));
-      if (ks.byteOffset % 4 !== 0) ks = Buffer.from(ks); // a pooled, unaligned buffer: copy once
-      const mask = new Uint32Array(ks.buffer, ks.byteOffset, words); // little-endian hosts only (checked below)
-      if (add) for (let i = 0; i < words; i++) q[start + i] = (q[start + i]! + mask[i]!) >>> 0;
-      else for (let i = 0; i < words; i++) q[start + i] = (q[start + i]! - mask[i]!) >>> 0;
-    }
+    addKeystream(q, seed, compareIds(self.id, peer.id) < 0 ? 1 : -1);
   }
   return q;
 }
-
-const ZERO_IV = Buffer.alloc(16);
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('flnode protocol: big-endian hosts are not supported');

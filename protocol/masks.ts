@@ -26,10 +26,35 @@ export function maskSeed(p: {
 }): Uint8Array {
   if (p.selfId === p.peerId) fail('BAD_PARAMS', 'a member has no mask with itself');
   const shared = sharedSecret(p.selfSecret, p.peerPublic);
-  return hkdf(sha256, shared, consortiumSalt(p.consortium), maskInfo(p.round, p.attempt, p.selfId, p.peerId), 32);
+  return hkdfSha256(shared, consortiumSalt(p.consortium), maskInfo(p.round, p.attempt, p.selfId, p.peerId), 32);
+}
+
+/** HKDF-SHA256 (RFC 5869). */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length = 32): Uint8Array {
+  return hkdf(sha256, ikm, salt, info, length);
 }
 
 const ZERO_IV = Buffer.alloc(16);
+const BLOCK_BYTES = 1 << 20;
+
+/**
+ * target[k] += sign · mask[k] (mod 2^32), mask = AES-256-CTR(key, counter block 0^128) read as
+ * little-endian u32 words; the keystream is produced in 1 MiB blocks, so memory stays at the target
+ * plus one block. The one keystream kernel of the protocol: every mask goes through it.
+ */
+export function addKeystream(target: Uint32Array, key: Uint8Array, sign: 1 | -1): void {
+  if (key.length !== 32) fail('BAD_PARAMS', 'mask key must be 32 bytes');
+  const zero = Buffer.alloc(Math.min(BLOCK_BYTES, target.length * 4));
+  const cipher = createCipheriv('aes-256-ctr', key, ZERO_IV);
+  for (let start = 0; start < target.length; start += zero.length >>> 2) {
+    const words = Math.min(zero.length >>> 2, target.length - start);
+    let ks = cipher.update(words * 4 === zero.length ? zero : zero.subarray(0, words * 4));
+    if (ks.byteOffset % 4 !== 0) ks = Buffer.from(ks); // a pooled, unaligned buffer: copy once
+    const mask = new Uint32Array(ks.buffer, ks.byteOffset, words); // little-endian hosts only (cryptogram.ts checks)
+    if (sign === 1) for (let i = 0; i < words; i++) target[start + i] = (target[start + i]! + mask[i]!) >>> 0;
+    else for (let i = 0; i < words; i++) target[start + i] = (target[start + i]! - mask[i]!) >>> 0;
+  }
+}
 
 /** The keystream bytes of AES-256-CTR(key = seed, counter block = 0^128). */
 export function keystream(seed: Uint8Array, bytes: number): Buffer {
