@@ -2,7 +2,7 @@
 export { ProtocolError, type ProtocolErrorCode } from './errors.ts';
 export { compareIds, toHex, fromHex, equalBytes, utf8, concat } from './bytes.ts';
 export { generateEphemeralKeyPair, x25519PublicKey, signingPublicKey, sharedSecret, sign, verifySignature } from './keys.ts';
-export { consortiumSalt, maskSeed, maskWords, keystream, addKeystream, hkdfSha256 } from './masks.ts';
+export { consortiumSalt, maskSeed, maskWords, keystream, addKeystream, addKeystreams, hkdfSha256 } from './masks.ts';
 export { fedAvgWeights, quantizationScale, quantize, dequantize, roundHalfEven } from './encoding.ts';
 export {
   type Participant,

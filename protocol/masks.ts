@@ -2,6 +2,7 @@
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { addBlocks, BLOCK_BYTES } from './add-kernel.ts';
 import { compareIds, concat, u32be, u64be, utf8 } from './bytes.ts';
 import { fail } from './errors.ts';
 import { sharedSecret } from './keys.ts';
@@ -39,25 +40,29 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
 }
 
 const ZERO_IV = Buffer.alloc(16);
-const BLOCK_BYTES = 1 << 20;
+// Cipher input for one block: AES-CTR of zeros is the keystream. Read-only, shared by every call.
+const ZERO_BLOCK = Buffer.alloc(BLOCK_BYTES);
 
 /**
  * target[k] += sign · mask[k] (mod 2^32), mask = AES-256-CTR(key, counter block 0^128) read as
- * little-endian u32 words; the keystream is produced in 1 MiB blocks, so memory stays at the target
- * plus one block. The one keystream kernel of the protocol: every mask goes through it.
+ * little-endian u32 words. The one keystream kernel of the protocol: every mask goes through it
+ * (or through addKeystreams, which adds several in one pass).
  */
 export function addKeystream(target: Uint32Array, key: Uint8Array, sign: 1 | -1): void {
-  if (key.length !== 32) fail('BAD_PARAMS', 'mask key must be 32 bytes');
-  const zero = Buffer.alloc(Math.min(BLOCK_BYTES, target.length * 4));
-  const cipher = createCipheriv('aes-256-ctr', key, ZERO_IV);
-  for (let start = 0; start < target.length; start += zero.length >>> 2) {
-    const words = Math.min(zero.length >>> 2, target.length - start);
-    let ks = cipher.update(words * 4 === zero.length ? zero : zero.subarray(0, words * 4));
-    if (ks.byteOffset % 4 !== 0) ks = Buffer.from(ks); // a pooled, unaligned buffer: copy once
-    const mask = new Uint32Array(ks.buffer, ks.byteOffset, words); // little-endian hosts only (cryptogram.ts checks)
-    if (sign === 1) for (let i = 0; i < words; i++) target[start + i] = (target[start + i]! + mask[i]!) >>> 0;
-    else for (let i = 0; i < words; i++) target[start + i] = (target[start + i]! - mask[i]!) >>> 0;
-  }
+  addKeystreams(target, [key], [sign]);
+}
+
+/**
+ * target[k] += Σ_j signs[j] · mask_j[k] (mod 2^32): addKeystream for several keys at once, in one
+ * pass over the target (each 64 KiB block of it is loaded once and all keystreams are added to it
+ * while it sits in cache). Memory: the target plus one block per key in flight.
+ */
+export function addKeystreams(target: Uint32Array, keys: readonly Uint8Array[], signs: readonly (1 | -1)[]): void {
+  if (keys.length !== signs.length) fail('BAD_PARAMS', 'one sign per mask key');
+  for (const key of keys) if (key.length !== 32) fail('BAD_PARAMS', 'mask key must be 32 bytes');
+  for (const sign of signs) if (sign !== 1 && sign !== -1) fail('BAD_PARAMS', 'mask sign must be 1 or -1');
+  const ciphers = keys.map((key) => createCipheriv('aes-256-ctr', key, ZERO_IV));
+  addBlocks(target, ciphers.length, (j, _start, bytes) => ciphers[j]!.update(bytes === BLOCK_BYTES ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, bytes)), signs);
 }
 
 /** The keystream bytes of AES-256-CTR(key = seed, counter block = 0^128). */
@@ -73,16 +78,21 @@ export function maskWords(seed: Uint8Array, words: number): Uint32Array {
   return readWordsLE(ks);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Little-endian u32 words of a byte buffer (copying; works on big-endian hosts too). */
 export function readWordsLE(b: Uint8Array): Uint32Array {
   const n = b.length >>> 2;
+  if (LITTLE_ENDIAN) return new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + n * 4));
   const out = new Uint32Array(n);
   const dv = new DataView(b.buffer, b.byteOffset, n * 4);
   for (let i = 0; i < n; i++) out[i] = dv.getUint32(i * 4, true);
   return out;
 }
 
+/** The words' little-endian bytes (copying). */
 export function writeWordsLE(w: Uint32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength));
   const out = new Uint8Array(w.length * 4);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < w.length; i++) dv.setUint32(i * 4, w[i]!, true);
