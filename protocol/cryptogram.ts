@@ -4,7 +4,7 @@ import { compareIds } from './bytes.ts';
 import { dequantize, fedAvgWeights, quantizationScale, quantize } from './encoding.ts';
 import { fail } from './errors.ts';
 import { addBlocks } from './add-kernel.ts';
-import { addKeystreams, maskSeed, writeWordsLE } from './masks.ts';
+import { addKeystreams, maskSeeds, writeWordsLE } from './masks.ts';
 
 export interface Participant {
   id: string;
@@ -68,21 +68,16 @@ export function maskQuantized(params: AttemptParams, self: { id: string; secretK
   if (!Number.isInteger(params.attempt) || params.attempt < 0 || params.attempt > 0xffffffff) {
     fail('BAD_PARAMS', 'attempt must be a u32');
   }
-  const seeds: Uint8Array[] = [];
-  const signs: (1 | -1)[] = [];
-  for (const peer of sorted) {
-    if (peer.id === self.id) continue;
-    seeds.push(maskSeed({
-      consortium: params.consortium,
-      round: params.round,
-      attempt: params.attempt,
-      selfId: self.id,
-      selfSecret: self.secretKey,
-      peerId: peer.id,
-      peerPublic: peer.publicKey,
-    }));
-    signs.push(compareIds(self.id, peer.id) < 0 ? 1 : -1);
-  }
+  const peers = sorted.filter((p) => p.id !== self.id);
+  const seeds = maskSeeds({
+    consortium: params.consortium,
+    round: params.round,
+    attempt: params.attempt,
+    selfId: self.id,
+    selfSecret: self.secretKey,
+    peers,
+  });
+  const signs = peers.map((peer) => (compareIds(self.id, peer.id) < 0 ? 1 : -1) as 1 | -1);
   addKeystreams(q, seeds, signs); // all pairs in one pass over q
   return q;
 }

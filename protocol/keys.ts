@@ -58,18 +58,29 @@ export function x25519PublicKey(secretKey: Uint8Array): Uint8Array {
  * so a malicious member cannot force a known mask.
  */
 export function sharedSecret(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  return sharedSecrets(secretKey, [publicKey])[0]!;
+}
+
+/**
+ * sharedSecret with one secret key and several public keys: the secret is imported once (importing
+ * it costs as much as one X25519). BAD_KEY if any public key is refused.
+ */
+export function sharedSecrets(secretKey: Uint8Array, publicKeys: readonly Uint8Array[]): Uint8Array[] {
   if (secretKey.length !== 32) fail('BAD_KEY', 'X25519 secret key must be 32 bytes');
-  if (publicKey.length !== 32) fail('BAD_KEY', 'X25519 public key must be 32 bytes');
-  let shared: Uint8Array;
-  try {
-    const publicKeyObject = createPublicKey({ key: Buffer.concat([X25519_SPKI, publicKey]), format: 'der', type: 'spki' });
-    // OpenSSL refuses an all-zero result itself (RFC 7748 §6.1); the check below stays regardless.
-    shared = new Uint8Array(diffieHellman({ privateKey: x25519PrivateKeyObject(secretKey), publicKey: publicKeyObject }));
-  } catch (err) {
-    return fail('BAD_KEY', `X25519 rejected the public key (${(err as Error).message})`);
-  }
-  if (shared.every((b) => b === 0)) fail('BAD_KEY', 'low-order X25519 public key');
-  return shared;
+  for (const publicKey of publicKeys) if (publicKey.length !== 32) fail('BAD_KEY', 'X25519 public key must be 32 bytes');
+  const privateKey = x25519PrivateKeyObject(secretKey);
+  return publicKeys.map((publicKey) => {
+    let shared: Uint8Array;
+    try {
+      const publicKeyObject = createPublicKey({ key: Buffer.concat([X25519_SPKI, publicKey]), format: 'der', type: 'spki' });
+      // OpenSSL refuses an all-zero result itself (RFC 7748 §6.1); the check below stays regardless.
+      shared = new Uint8Array(diffieHellman({ privateKey, publicKey: publicKeyObject }));
+    } catch (err) {
+      return fail('BAD_KEY', `X25519 rejected the public key (${(err as Error).message})`);
+    }
+    if (shared.every((b) => b === 0)) fail('BAD_KEY', 'low-order X25519 public key');
+    return shared;
+  });
 }
 
 export function signingPublicKey(secret32: Uint8Array): Uint8Array {

@@ -5,7 +5,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { addBlocks, BLOCK_BYTES } from './add-kernel.ts';
 import { compareIds, concat, u32be, u64be, utf8 } from './bytes.ts';
 import { fail } from './errors.ts';
-import { sharedSecret } from './keys.ts';
+import { sharedSecrets } from './keys.ts';
 
 export function consortiumSalt(consortium: string): Uint8Array {
   return sha256(concat(utf8('flnode/v1/consortium/'), utf8(consortium)));
@@ -25,9 +25,22 @@ export function maskSeed(p: {
   peerId: string;
   peerPublic: Uint8Array;
 }): Uint8Array {
-  if (p.selfId === p.peerId) fail('BAD_PARAMS', 'a member has no mask with itself');
-  const shared = sharedSecret(p.selfSecret, p.peerPublic);
-  return hkdfSha256(shared, consortiumSalt(p.consortium), maskInfo(p.round, p.attempt, p.selfId, p.peerId), 32);
+  return maskSeeds({ ...p, peers: [{ id: p.peerId, publicKey: p.peerPublic }] })[0]!;
+}
+
+/** maskSeed for several peers of one member: its secret key is imported and the salt hashed once. */
+export function maskSeeds(p: {
+  consortium: string;
+  round: number;
+  attempt: number;
+  selfId: string;
+  selfSecret: Uint8Array;
+  peers: readonly { id: string; publicKey: Uint8Array }[];
+}): Uint8Array[] {
+  for (const peer of p.peers) if (peer.id === p.selfId) fail('BAD_PARAMS', 'a member has no mask with itself');
+  const shared = sharedSecrets(p.selfSecret, p.peers.map((peer) => peer.publicKey));
+  const salt = consortiumSalt(p.consortium);
+  return p.peers.map((peer, i) => hkdfSha256(shared[i]!, salt, maskInfo(p.round, p.attempt, p.selfId, peer.id), 32));
 }
 
 /**

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { generateEphemeralKeyPair, sharedSecret, x25519PublicKey } from '../../protocol/keys.ts';
+import { generateEphemeralKeyPair, sharedSecret, sharedSecrets, x25519PublicKey } from '../../protocol/keys.ts';
 import { hkdfSha256 } from '../../protocol/masks.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 
@@ -57,6 +57,15 @@ describe('protocol: X25519 and HKDF (node:crypto) against the noble reference', 
       assert.deepEqual(ab, x25519.getSharedSecret(a, x25519.getPublicKey(b)), `pair ${i}`);
       assert.deepEqual(ab, sharedSecret(b, x25519PublicKey(a)));
     }
+  });
+
+  it('sharedSecrets (one secret, many public keys) equals noble per key, and refuses a set holding a low-order key', () => {
+    const secret = rnd(32);
+    const pubs = Array.from({ length: 40 }, () => x25519.getPublicKey(rnd(32)));
+    assert.deepEqual(sharedSecrets(secret, pubs), pubs.map((pub) => x25519.getSharedSecret(secret, pub)));
+    assert.deepEqual(sharedSecrets(secret, []), []);
+    assert.throws(() => sharedSecrets(secret, [...pubs, leBytes(1n)]), (e: unknown) => e instanceof ProtocolError && e.code === 'BAD_KEY');
+    assert.throws(() => sharedSecrets(secret, [pubs[0]!, new Uint8Array(33)]), (e: unknown) => e instanceof ProtocolError && e.code === 'BAD_KEY');
   });
 
   it('treats arbitrary 32-byte public keys like noble: top bit set, non-canonical u ≥ p, random bytes', () => {

@@ -6,7 +6,8 @@ import { addBlocks, BLOCK_BYTES, simdAvailable } from '../../protocol/add-kernel
 import { sumCryptograms } from '../../protocol/cryptogram.ts';
 import { quantize, roundHalfEven } from '../../protocol/encoding.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { addKeystream, addKeystreams, keystream, readWordsLE, writeWordsLE } from '../../protocol/masks.ts';
+import { generateEphemeralKeyPair } from '../../protocol/keys.ts';
+import { addKeystream, addKeystreams, keystream, maskSeed, maskSeeds, readWordsLE, writeWordsLE } from '../../protocol/masks.ts';
 
 const BLOCK_WORDS = BLOCK_BYTES / 4;
 const LENGTHS = [0, 1, 3, 4, 5, 17, BLOCK_WORDS - 1, BLOCK_WORDS, BLOCK_WORDS + 1, 3 * BLOCK_WORDS + 7, 100_003];
@@ -51,6 +52,14 @@ describe('protocol: mask add kernel and quantize', () => {
         assert.deepEqual(t, one, `d = ${n}, simd ${useSimd}`);
       }
     }
+  });
+
+  it('maskSeeds equals maskSeed per peer and refuses a peer that is the member itself', () => {
+    const self = generateEphemeralKeyPair();
+    const peers = ['b', 'A', 'zz', 'é'].map((id) => ({ id, publicKey: generateEphemeralKeyPair().publicKey }));
+    const base = { consortium: 'c', round: 7, attempt: 2, selfId: 'm', selfSecret: self.secretKey };
+    assert.deepEqual(maskSeeds({ ...base, peers }), peers.map((p) => maskSeed({ ...base, peerId: p.id, peerPublic: p.publicKey })));
+    assert.throws(() => maskSeeds({ ...base, peers: [...peers, { id: 'm', publicKey: peers[0]!.publicKey }] }), (e: unknown) => e instanceof ProtocolError && e.code === 'BAD_PARAMS');
   });
 
   it('refuses mask keys of the wrong size, a sign per key missing, and a wrong sign', () => {
