@@ -12,11 +12,14 @@
 //       with addKeystreams; GB/s = n·4·d cryptogram bytes / time.
 // The AES reference runs node:crypto's cipher.update over 64 KiB and over 1 MiB blocks of zeros
 // and takes the faster of the two medians: the raw keystream cost, allocation included.
-import { execSync } from 'node:child_process';
+import { execFileSync, execSync } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { addKeystreams, attemptScale, generateEphemeralKeyPair, maskQuantized, participantWeight, quantize, sumCryptograms, type AttemptParams } from '../protocol/index.ts';
 import { arg, flag, say } from './args.ts';
@@ -53,14 +56,18 @@ function rawKeystreams(keys: readonly Uint8Array[], bytes: number, block: number
 }
 
 // Peak RSS: a worker samples the process's RSS every millisecond while the main thread runs a
-// synchronous step (a timer on the main thread would never fire during it).
+// synchronous step (a timer on the main thread would never fire during it). The build includes
+// its new 4·d-byte cryptogram; aggregation its 4·d-byte sum.
 const peak = new Int32Array(new SharedArrayBuffer(8)); // [peak KiB, sampling on]
 const sampler = new Worker(
   `const { workerData } = require('node:worker_threads'); const a = new Int32Array(workerData);
    setInterval(() => { if (Atomics.load(a, 1) !== 1) return; const v = Math.round(process.memoryUsage.rss() / 1024); if (v > Atomics.load(a, 0)) Atomics.store(a, 0, v); }, 1);`,
   { eval: true, workerData: peak.buffer },
 );
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void; // collected before each baseline, so freed memory is returned first
 function peakAboveBaselineMiB(f: () => void): number {
+  gc();
   const base = Math.round(process.memoryUsage.rss() / 1024);
   Atomics.store(peak, 0, base);
   Atomics.store(peak, 1, 1);
@@ -117,11 +124,7 @@ function cell(n: number, d: number): Record<string, number | string> {
   const agg = med(t.agg, 'wall');
   const unmask = med(t.unmask, 'wall');
   const cryptogramBytes = n * bytes;
-  const peakBuild = peakAboveBaselineMiB(() => maskQuantized(params, self, quantize(update, weight, params.clip, scale)));
-  const peakAgg = peakAboveBaselineMiB(() => {
-    const sum = sumCryptograms(cryptograms);
-    addKeystreams(sum, keysOf(n), new Array<-1>(n).fill(-1));
-  });
+  const memory = memoryInChild(n, d);
   return {
     n,
     d,
@@ -141,11 +144,39 @@ function cell(n: number, d: number): Record<string, number | string> {
     aggregate_gbps: round(cryptogramBytes / agg / 1e6, 2),
     unmask_ms: round(unmask),
     aggregate_unmask_gbps: round(cryptogramBytes / (agg + unmask) / 1e6, 2),
-    peak_build_mib: round(peakBuild, 1),
-    peak_aggregate_mib: round(peakAgg, 1),
+    peak_build_mib: memory.build,
+    peak_aggregate_mib: memory.aggregate,
     cryptogram_mib: round(bytes / 2 ** 20, 1),
     load1: round((load0 + os.loadavg()[0]!) / 2, 2),
   };
+}
+
+/** Peak RSS of the first build and aggregation in a fresh process (a warm heap would reuse memory). */
+function memoryInChild(n: number, d: number): { build: number; aggregate: number } {
+  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--memory-child', String(n), String(d)], { encoding: 'utf8' });
+  return JSON.parse(out) as { build: number; aggregate: number };
+}
+
+function memoryChild(n: number, d: number): void {
+  const members = Array.from({ length: n }, (_, i) => ({ id: `site-${String(i).padStart(3, '0')}`, keys: generateEphemeralKeyPair() }));
+  const params: AttemptParams = { consortium: 'bench', round: 1, attempt: 0, clip: 1, participants: members.map((m) => ({ id: m.id, publicKey: m.keys.publicKey, samples: 1000 })) };
+  const update = Float32Array.from({ length: d }, (_, i) => Math.sin(i) * 0.01);
+  const scale = attemptScale(params);
+  const weight = participantWeight(params, members[0]!.id);
+  const build = (j: number) => maskQuantized(params, { id: members[j]!.id, secretKey: members[j]!.keys.secretKey }, quantize(update, weight, 1, scale));
+  let built: Uint32Array = new Uint32Array(0);
+  const buildMiB = peakAboveBaselineMiB(() => (built = build(0))); // the process's first cryptogram
+  const pool = [built, ...Array.from({ length: Math.min(n, 8) - 1 }, (_, j) => build(j + 1))];
+  const cryptograms = Array.from({ length: n }, (_, j) => pool[j % pool.length]!);
+  const aggregateMiB = peakAboveBaselineMiB(() => addKeystreams(sumCryptograms(cryptograms), keysOf(n), new Array<-1>(n).fill(-1)));
+  console.log(JSON.stringify({ build: round(buildMiB, 1), aggregate: round(aggregateMiB, 1) }));
+}
+
+if (flag('--memory-child')) {
+  const i = process.argv.indexOf('--memory-child');
+  memoryChild(Number(process.argv[i + 1]), Number(process.argv[i + 2]));
+  await sampler.terminate();
+  process.exit(0);
 }
 
 const started = new Date().toISOString();
@@ -183,7 +214,7 @@ if (write) {
     '- **v1**: `maskQuantized` (n − 1 pairwise masks including their X25519 + HKDF) over AES of n − 1 keystreams of 4·d bytes.',
     '- **v2-shaped**: a v2 cryptogram adds n keystreams (self mask + n − 1 pairwise) through `addKeystreams`: that call with n keys over AES of n keystreams.',
     '- **aggregate GB/s**: n·4·d cryptogram bytes over the `sumCryptograms` time; **+ unmask**: also removing the n self masks (v2 with no dropout).',
-    '- **peak**: RSS above the baseline while building one cryptogram (quantize + mask) / while aggregating and unmasking (the n inputs already held).',
+    '- **peak**: RSS above the baseline, in a fresh process, while building one cryptogram (quantize + mask: its own 4·d bytes included) / while aggregating and unmasking (the n inputs already held; the 4·d-byte sum included).',
     '',
     '| n | d | quantize ms | mask ms | AES n−1 ms | v1 mask/AES (cpu) | v2 mask ms | AES n ms | v2 mask/AES (cpu) | aggregate GB/s | aggregate + unmask GB/s | peak MiB build / aggregate | load |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
