@@ -33,11 +33,15 @@ const ns = quick ? [3, 10] : [3, 10, 50];
 const ds = quick ? [1e5, 1e6] : [1e5, 1e6, 1e7];
 const ZERO_IV = Buffer.alloc(16);
 
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void; // before each timed step and each memory baseline
+
 interface Timing {
   wall: number;
   cpu: number;
 }
 function timed(f: () => void): Timing {
+  gc(); // every step starts on a collected heap: earlier steps' garbage is not charged to it
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   f();
@@ -65,8 +69,6 @@ const sampler = new Worker(
    setInterval(() => { if (Atomics.load(a, 1) !== 1) return; const v = Math.round(process.memoryUsage.rss() / 1024); if (v > Atomics.load(a, 0)) Atomics.store(a, 0, v); }, 1);`,
   { eval: true, workerData: peak.buffer },
 );
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void; // collected before each baseline, so freed memory is returned first
 function peakAboveBaselineMiB(f: () => void): number {
   gc();
   const base = Math.round(process.memoryUsage.rss() / 1024);
