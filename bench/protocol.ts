@@ -210,7 +210,7 @@ await sampler.terminate();
 
 if (write) {
   const commit = execSync('git rev-parse --short HEAD').toString().trim();
-  const dirty = execSync('git status --porcelain -- protocol bench').toString().trim() !== '' ? ' (with uncommitted changes)' : '';
+  const dirty = execSync('git status --porcelain -- protocol bench ":(exclude)bench/results"').toString().trim() !== '' ? ' (with uncommitted changes)' : '';
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, OpenSSL ${process.versions.openssl}`;
   writeFileSync('bench/results/protocol-latest.jsonl', rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const line = (r: Record<string, number | string>) =>
