@@ -1,56 +1,237 @@
-// Protocol benchmark: cryptogram build time vs raw AES-256-CTR keystream time, aggregation time and
-// peak memory, for n members and d parameters. `npm run bench:protocol -- [--json] [--quick]`.
-import { createCipheriv } from 'node:crypto';
+// Protocol benchmark: masking time against the raw AES-256-CTR keystream time for the same bytes,
+// aggregation (+ unmasking) throughput and peak memory, for n members and d parameters.
+// `npm run bench:protocol -- [--json] [--quick] [--runs 5] [--write]`
+//
+// Every cell is the median of --runs runs; in each run the masking is timed, then its AES reference,
+// then the masking again (their mean is the run's masking time), and a ratio is the median of the
+// per-run ratios, so it compares like with like even on a loaded machine (the CPU-time ratio, from process.cpuUsage, is
+// printed beside the wall-clock one).
+//   v1: maskQuantized (n − 1 pairwise masks, with their X25519 + HKDF) / AES of n − 1 keystreams.
+//   v2: a v2 cryptogram adds n keystreams (its self mask and n − 1 pairwise masks) through
+//       addKeystreams: timed as that call with n keys / AES of n keystreams of 4·d bytes.
+//   aggregation: sumCryptograms of n cryptograms, then (v2, no dropout) removing the n self masks
+//       with addKeystreams; GB/s = n·4·d cryptogram bytes / time.
+// The AES reference runs node:crypto's cipher.update over 64 KiB and over 1 MiB blocks of zeros
+// and takes the faster of the two medians: the raw keystream cost, allocation included.
+import { execFileSync, execSync } from 'node:child_process';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { attemptScale, generateEphemeralKeyPair, maskQuantized, participantWeight, quantize, sumCryptograms, type AttemptParams } from '../protocol/index.ts';
-import { flag } from './args.ts';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { Worker } from 'node:worker_threads';
+import { addKeystreams, attemptScale, generateEphemeralKeyPair, maskQuantized, participantWeight, quantize, sumCryptograms, type AttemptParams } from '../protocol/index.ts';
+import { arg, flag, say } from './args.ts';
 
 const json = flag('--json');
+const write = flag('--write');
 const quick = flag('--quick');
+const runs = Math.max(1, Number(arg('--runs', '5')));
 const ns = quick ? [3, 10] : [3, 10, 50];
 const ds = quick ? [1e5, 1e6] : [1e5, 1e6, 1e7];
+const ZERO_IV = Buffer.alloc(16);
 
-function rawKeystreamMs(bytes: number, times: number): number {
-  // The same block size the protocol uses, so the ratio isolates the masking arithmetic.
-  const block = Buffer.alloc(Math.min(1 << 20, bytes));
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void; // before each timed step and each memory baseline
+
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+function timed(f: () => void): Timing {
+  gc(); // every step starts on a collected heap: earlier steps' garbage is not charged to it
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let k = 0; k < times; k++) {
-    const c = createCipheriv('aes-256-ctr', Buffer.alloc(32, k + 1), Buffer.alloc(16));
-    for (let o = 0; o < bytes; o += block.length) c.update(o + block.length <= bytes ? block : block.subarray(0, bytes - o));
+  f();
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
+}
+const mean = (a: Timing, b: Timing): Timing => ({ wall: (a.wall + b.wall) / 2, cpu: (a.cpu + b.cpu) / 2 });
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const med = (ts: Timing[], k: keyof Timing) => median(ts.map((t) => t[k]));
+
+const zeros = Buffer.alloc(1 << 20);
+function rawKeystreams(keys: readonly Uint8Array[], bytes: number, block: number): void {
+  for (const key of keys) {
+    const c = createCipheriv('aes-256-ctr', key, ZERO_IV);
+    for (let o = 0; o < bytes; o += block) c.update(zeros.subarray(0, Math.min(block, bytes - o)));
   }
-  return performance.now() - t0;
 }
 
-const rows: Record<string, number>[] = [];
+// Peak RSS: a worker samples the process's RSS every millisecond while the main thread runs a
+// synchronous step (a timer on the main thread would never fire during it). The build includes
+// its new 4·d-byte cryptogram; aggregation its 4·d-byte sum.
+const peak = new Int32Array(new SharedArrayBuffer(8)); // [peak KiB, sampling on]
+const sampler = new Worker(
+  `const { workerData } = require('node:worker_threads'); const a = new Int32Array(workerData);
+   setInterval(() => { if (Atomics.load(a, 1) !== 1) return; const v = Math.round(process.memoryUsage.rss() / 1024); if (v > Atomics.load(a, 0)) Atomics.store(a, 0, v); }, 1);`,
+  { eval: true, workerData: peak.buffer },
+);
+function peakAboveBaselineMiB(f: () => void): number {
+  gc();
+  const base = Math.round(process.memoryUsage.rss() / 1024);
+  Atomics.store(peak, 0, base);
+  Atomics.store(peak, 1, 1);
+  f();
+  Atomics.store(peak, 1, 0);
+  return (Math.max(Atomics.load(peak, 0), Math.round(process.memoryUsage.rss() / 1024)) - base) / 1024;
+}
+
+const keysOf = (count: number) => Array.from({ length: count }, () => new Uint8Array(randomBytes(32)));
+const round = (x: number, digits = 2) => +x.toFixed(digits);
+
+function cell(n: number, d: number): Record<string, number | string> {
+  const load0 = os.loadavg()[0]!;
+  const members = Array.from({ length: n }, (_, i) => ({ id: `site-${String(i).padStart(3, '0')}`, keys: generateEphemeralKeyPair() }));
+  const params: AttemptParams = { consortium: 'bench', round: 1, attempt: 0, clip: 1, participants: members.map((m) => ({ id: m.id, publicKey: m.keys.publicKey, samples: 1000 })) };
+  const update = Float32Array.from({ length: d }, (_, i) => Math.sin(i) * 0.01);
+  const self = { id: members[0]!.id, secretKey: members[0]!.keys.secretKey };
+  const weight = participantWeight(params, self.id);
+  const scale = attemptScale(params);
+  const bytes = 4 * d;
+  const v2Signs = Array.from({ length: n }, (_, j) => (j % 2 === 0 ? 1 : -1) as 1 | -1);
+  // n cryptograms to aggregate: distinct arrays, at most 8 of them (cycled) so that n = 50 at
+  // d = 1e7 does not hold 2 GB; each is 40 MB there, far beyond any cache, so reuse gains nothing.
+  const pool = Array.from({ length: Math.min(n, 8) }, (_, j) => maskQuantized(params, { id: members[j]!.id, secretKey: members[j]!.keys.secretKey }, quantize(update, weight, 1, scale)));
+  const cryptograms = Array.from({ length: n }, (_, j) => pool[j % pool.length]!);
+  // warm-up of every timed path
+  maskQuantized(params, self, quantize(update.subarray(0, 5000), weight, 1, scale));
+  addKeystreams(new Uint32Array(5000), keysOf(n), v2Signs);
+  rawKeystreams(keysOf(2), 20000, 1 << 16);
+  sumCryptograms(cryptograms.map((c) => c.subarray(0, 5000)));
+
+  const t = { quantize: [] as Timing[], mask: [] as Timing[], aes64: [] as Timing[], aes1m: [] as Timing[], v2: [] as Timing[], aesN64: [] as Timing[], aesN1m: [] as Timing[], agg: [] as Timing[], unmask: [] as Timing[] };
+  for (let r = 0; r < runs; r++) {
+    let q: Uint32Array = new Uint32Array(0);
+    t.quantize.push(timed(() => (q = quantize(update, weight, params.clip, scale))));
+    const q2 = q.slice();
+    // mask, AES references, mask again: the two masks' mean sits at the references' time (drift of
+    // the machine's load cancels to first order)
+    const m1 = timed(() => maskQuantized(params, self, q));
+    t.aes64.push(timed(() => rawKeystreams(keysOf(n - 1), bytes, 1 << 16)));
+    t.aes1m.push(timed(() => rawKeystreams(keysOf(n - 1), bytes, 1 << 20)));
+    t.mask.push(mean(m1, timed(() => maskQuantized(params, self, q))));
+    const v2Keys = keysOf(n);
+    const v1 = timed(() => addKeystreams(q2, v2Keys, v2Signs));
+    t.aesN64.push(timed(() => rawKeystreams(keysOf(n), bytes, 1 << 16)));
+    t.aesN1m.push(timed(() => rawKeystreams(keysOf(n), bytes, 1 << 20)));
+    t.v2.push(mean(v1, timed(() => addKeystreams(q2, v2Keys, v2Signs))));
+    let sum: Uint32Array = new Uint32Array(0);
+    t.agg.push(timed(() => (sum = sumCryptograms(cryptograms))));
+    const selfKeys = keysOf(n);
+    t.unmask.push(timed(() => addKeystreams(sum, selfKeys, new Array<-1>(n).fill(-1))));
+  }
+  const aes = Math.min(med(t.aes64, 'wall'), med(t.aes1m, 'wall'));
+  const aesN = Math.min(med(t.aesN64, 'wall'), med(t.aesN1m, 'wall'));
+  // a ratio is taken within each run (masking and its reference timed back to back), then the median
+  const ratio = (num: Timing[], den64: Timing[], den1m: Timing[], k: keyof Timing) =>
+    median(num.map((x, r) => x[k] / Math.min(den64[r]![k], den1m[r]![k])));
+  const mask = med(t.mask, 'wall');
+  const agg = med(t.agg, 'wall');
+  const unmask = med(t.unmask, 'wall');
+  const cryptogramBytes = n * bytes;
+  const memory = memoryInChild(n, d);
+  return {
+    n,
+    d,
+    runs,
+    quantize_ms: round(med(t.quantize, 'wall')),
+    mask_ms: round(mask),
+    aes_ms: round(aes),
+    aes_64k_ms: round(med(t.aes64, 'wall')),
+    aes_1m_ms: round(med(t.aes1m, 'wall')),
+    ratio_v1: round(ratio(t.mask, t.aes64, t.aes1m, 'wall'), 3),
+    ratio_v1_cpu: round(ratio(t.mask, t.aes64, t.aes1m, 'cpu'), 3),
+    v2_mask_ms: round(med(t.v2, 'wall')),
+    aes_n_ms: round(aesN),
+    ratio_v2: round(ratio(t.v2, t.aesN64, t.aesN1m, 'wall'), 3),
+    ratio_v2_cpu: round(ratio(t.v2, t.aesN64, t.aesN1m, 'cpu'), 3),
+    aggregate_ms: round(agg),
+    aggregate_gbps: round(cryptogramBytes / agg / 1e6, 2),
+    unmask_ms: round(unmask),
+    aggregate_unmask_gbps: round(cryptogramBytes / (agg + unmask) / 1e6, 2),
+    aggregate_gbps_cpu: round(cryptogramBytes / med(t.agg, 'cpu') / 1e6, 2),
+    aggregate_unmask_gbps_cpu: round(cryptogramBytes / (med(t.agg, 'cpu') + med(t.unmask, 'cpu')) / 1e6, 2),
+    peak_build_mib: memory.build,
+    peak_aggregate_mib: memory.aggregate,
+    cryptogram_mib: round(bytes / 2 ** 20, 1),
+    load1: round((load0 + os.loadavg()[0]!) / 2, 2),
+  };
+}
+
+/** Peak RSS of the first build and aggregation in a fresh process (a warm heap would reuse memory). */
+function memoryInChild(n: number, d: number): { build: number; aggregate: number } {
+  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--memory-child', String(n), String(d)], { encoding: 'utf8' });
+  return JSON.parse(out) as { build: number; aggregate: number };
+}
+
+function memoryChild(n: number, d: number): void {
+  const members = Array.from({ length: n }, (_, i) => ({ id: `site-${String(i).padStart(3, '0')}`, keys: generateEphemeralKeyPair() }));
+  const params: AttemptParams = { consortium: 'bench', round: 1, attempt: 0, clip: 1, participants: members.map((m) => ({ id: m.id, publicKey: m.keys.publicKey, samples: 1000 })) };
+  const update = Float32Array.from({ length: d }, (_, i) => Math.sin(i) * 0.01);
+  const scale = attemptScale(params);
+  const weight = participantWeight(params, members[0]!.id);
+  const build = (j: number) => maskQuantized(params, { id: members[j]!.id, secretKey: members[j]!.keys.secretKey }, quantize(update, weight, 1, scale));
+  let built: Uint32Array = new Uint32Array(0);
+  const buildMiB = peakAboveBaselineMiB(() => (built = build(0))); // the process's first cryptogram
+  const pool = [built, ...Array.from({ length: Math.min(n, 8) - 1 }, (_, j) => build(j + 1))];
+  const cryptograms = Array.from({ length: n }, (_, j) => pool[j % pool.length]!);
+  const aggregateMiB = peakAboveBaselineMiB(() => addKeystreams(sumCryptograms(cryptograms), keysOf(n), new Array<-1>(n).fill(-1)));
+  console.log(JSON.stringify({ build: round(buildMiB, 1), aggregate: round(aggregateMiB, 1) }));
+}
+
+if (flag('--memory-child')) {
+  const i = process.argv.indexOf('--memory-child');
+  memoryChild(Number(process.argv[i + 1]), Number(process.argv[i + 2]));
+  await sampler.terminate();
+  process.exit(0);
+}
+
+const started = new Date().toISOString();
+const uptimeBefore = execSync('uptime').toString().trim();
+const rows: Record<string, number | string>[] = [];
 for (const d of ds) {
   for (const n of ns) {
-    const members = Array.from({ length: n }, (_, i) => ({ id: `site-${String(i).padStart(3, '0')}`, keys: generateEphemeralKeyPair() }));
-    const params: AttemptParams = { consortium: 'bench', round: 1, attempt: 0, clip: 1, participants: members.map((m) => ({ id: m.id, publicKey: m.keys.publicKey, samples: 1000 })) };
-    const update = Float32Array.from({ length: d }, (_, i) => Math.sin(i) * 0.01);
-    globalThis.gc?.();
-    const rss0 = process.memoryUsage().rss;
-    let peak = rss0;
-    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
-    const self = { id: members[0]!.id, secretKey: members[0]!.keys.secretKey };
-    maskQuantized(params, self, quantize(update.subarray(0, 1000), 0.5, 1, attemptScale(params))); // warm-up
-    const t0 = performance.now();
-    const q = quantize(update, participantWeight(params, self.id), params.clip, attemptScale(params));
-    const tq = performance.now();
-    const c = maskQuantized(params, self, q);
-    const t2 = performance.now();
-    const quantizeMs = tq - t0;
-    const maskMs = t2 - tq;
-    peak = Math.max(peak, process.memoryUsage().rss);
-    clearInterval(timer);
-    const aesMs = rawKeystreamMs(4 * d, n - 1);
-    // aggregation of n cryptograms (copies of one: the arithmetic is identical)
-    const cs = Array.from({ length: n }, () => c);
-    const t1 = performance.now();
-    sumCryptograms(cs);
-    const aggMs = performance.now() - t1;
-    const row = { n, d, quantize_ms: +quantizeMs.toFixed(2), mask_ms: +maskMs.toFixed(2), build_ms: +(quantizeMs + maskMs).toFixed(2), aggregate_ms: +aggMs.toFixed(2), ratio_to_aes: +(maskMs / aesMs).toFixed(3), peak_rss_mb: +((peak - rss0) / 2 ** 20).toFixed(1), aes_ms: +aesMs.toFixed(2) };
+    const row = cell(n, d);
     rows.push(row);
     if (json) console.log(JSON.stringify(row));
-    else console.error(`n=${n} d=${d}: quantize ${row.quantize_ms} ms + mask ${row.mask_ms} ms, raw AES ${row.aes_ms} ms, ratio ${row.ratio_to_aes}, aggregate ${row.aggregate_ms} ms, peak +${row.peak_rss_mb} MiB (4·d = ${((4 * d) / 2 ** 20).toFixed(1)} MiB)`);
+    say(
+      `n=${n} d=${d}: quantize ${row.quantize_ms} ms, mask ${row.mask_ms} ms vs AES ${row.aes_ms} ms: v1 ratio ${row.ratio_v1} (cpu ${row.ratio_v1_cpu}); ` +
+        `v2-shaped (n keystreams) ${row.v2_mask_ms} vs ${row.aes_n_ms} ms: ratio ${row.ratio_v2} (cpu ${row.ratio_v2_cpu}); ` +
+        `aggregate ${row.aggregate_ms} ms = ${row.aggregate_gbps} GB/s (cpu ${row.aggregate_gbps_cpu}), + unmask ${row.unmask_ms} ms = ${row.aggregate_unmask_gbps} GB/s (cpu ${row.aggregate_unmask_gbps_cpu}); ` +
+        `peak +${row.peak_build_mib} MiB build, +${row.peak_aggregate_mib} MiB aggregate (4·d = ${row.cryptogram_mib} MiB); load ${row.load1}`,
+    );
   }
+}
+await sampler.terminate();
+
+if (write) {
+  const commit = execSync('git rev-parse --short HEAD').toString().trim();
+  const dirty = execSync('git status --porcelain -- protocol bench ":(exclude)bench/results"').toString().trim() !== '' ? ' (with uncommitted changes)' : '';
+  const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, OpenSSL ${process.versions.openssl}`;
+  writeFileSync('bench/results/protocol-latest.jsonl', rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const line = (r: Record<string, number | string>) =>
+    `| ${r.n} | ${Number(r.d).toExponential(0).replace('+', '')} | ${r.quantize_ms} | ${r.mask_ms} | ${r.aes_ms} | **${r.ratio_v1}** (${r.ratio_v1_cpu}) | ${r.v2_mask_ms} | ${r.aes_n_ms} | **${r.ratio_v2}** (${r.ratio_v2_cpu}) | ${r.aggregate_gbps} (${r.aggregate_gbps_cpu}) | ${r.aggregate_unmask_gbps} (${r.aggregate_unmask_gbps_cpu}) | ${r.peak_build_mib} / ${r.peak_aggregate_mib} | ${r.load1} |`;
+  const md = [
+    '# Protocol benchmark (`npm run bench:protocol -- --write`)',
+    '',
+    `Commit ${commit}${dirty}, ${started}. Machine: ${machine}; shared with other work, load before the run: \`${uptimeBefore}\`, after: \`${execSync('uptime').toString().trim()}\`.`,
+    `Each cell is the median of ${runs} runs; in each run the masking is timed, then the AES-256-CTR reference (the faster of 64 KiB and 1 MiB blocks), then the masking again (the two masks' mean is the run's figure), and a ratio is the median of the ${runs} per-run ratios.`,
+    'Ratios and GB/s are wall-clock, with the CPU-time figure in parentheses (less sensitive to other load on the machine).',
+    '',
+    '- **v1**: `maskQuantized` (n − 1 pairwise masks including their X25519 + HKDF) over AES of n − 1 keystreams of 4·d bytes.',
+    '- **v2-shaped**: a v2 cryptogram adds n keystreams (self mask + n − 1 pairwise) through `addKeystreams`: that call with n keys over AES of n keystreams.',
+    '- **aggregate GB/s**: n·4·d cryptogram bytes over the `sumCryptograms` time; **+ unmask**: also removing the n self masks (v2 with no dropout).',
+    '- **peak**: RSS above the baseline, in a fresh process, while building one cryptogram (quantize + mask: its own 4·d bytes included) / while aggregating and unmasking (the n inputs already held; the 4·d-byte sum included).',
+    '',
+    '| n | d | quantize ms | mask ms | AES n−1 ms | v1 mask/AES (cpu) | v2 mask ms | AES n ms | v2 mask/AES (cpu) | aggregate GB/s | aggregate + unmask GB/s | peak MiB build / aggregate | load |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(line),
+    '',
+  ].join('\n');
+  writeFileSync('bench/results/protocol.md', md);
+  say('wrote bench/results/protocol-latest.jsonl and bench/results/protocol.md');
 }

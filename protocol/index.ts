@@ -1,8 +1,8 @@
 // flnode cryptogram protocol: pure functions over bytes and typed arrays (spec: PROTOCOL.md).
 export { ProtocolError, type ProtocolErrorCode } from './errors.ts';
 export { compareIds, toHex, fromHex, equalBytes, utf8, concat } from './bytes.ts';
-export { generateEphemeralKeyPair, x25519PublicKey, signingPublicKey, sharedSecret, sign, verifySignature } from './keys.ts';
-export { consortiumSalt, maskSeed, maskWords, keystream, addKeystream, hkdfSha256 } from './masks.ts';
+export { generateEphemeralKeyPair, x25519PublicKey, signingPublicKey, sharedSecret, sharedSecrets, sign, verifySignature } from './keys.ts';
+export { consortiumSalt, maskSeed, maskSeeds, maskWords, keystream, addKeystream, addKeystreams, hkdfSha256 } from './masks.ts';
 export { fedAvgWeights, quantizationScale, quantize, dequantize, roundHalfEven } from './encoding.ts';
 export {
   type Participant,

@@ -1,10 +1,11 @@
 // Pairwise masks: seed_ij = HKDF-SHA256(X25519(sk_i, pk_j), salt, info), mask = AES-256-CTR stream.
-import { createCipheriv } from 'node:crypto';
+import { createCipheriv, hkdfSync } from 'node:crypto';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { addBlocks, BLOCK_BYTES } from './add-kernel.ts';
 import { compareIds, concat, u32be, u64be, utf8 } from './bytes.ts';
 import { fail } from './errors.ts';
-import { sharedSecret } from './keys.ts';
+import { sharedSecrets } from './keys.ts';
 
 export function consortiumSalt(consortium: string): Uint8Array {
   return sha256(concat(utf8('flnode/v1/consortium/'), utf8(consortium)));
@@ -24,36 +25,57 @@ export function maskSeed(p: {
   peerId: string;
   peerPublic: Uint8Array;
 }): Uint8Array {
-  if (p.selfId === p.peerId) fail('BAD_PARAMS', 'a member has no mask with itself');
-  const shared = sharedSecret(p.selfSecret, p.peerPublic);
-  return hkdfSha256(shared, consortiumSalt(p.consortium), maskInfo(p.round, p.attempt, p.selfId, p.peerId), 32);
+  return maskSeeds({ ...p, peers: [{ id: p.peerId, publicKey: p.peerPublic }] })[0]!;
 }
 
-/** HKDF-SHA256 (RFC 5869). */
+/** maskSeed for several peers of one member: its secret key is imported and the salt hashed once. */
+export function maskSeeds(p: {
+  consortium: string;
+  round: number;
+  attempt: number;
+  selfId: string;
+  selfSecret: Uint8Array;
+  peers: readonly { id: string; publicKey: Uint8Array }[];
+}): Uint8Array[] {
+  for (const peer of p.peers) if (peer.id === p.selfId) fail('BAD_PARAMS', 'a member has no mask with itself');
+  const shared = sharedSecrets(p.selfSecret, p.peers.map((peer) => peer.publicKey));
+  const salt = consortiumSalt(p.consortium);
+  return p.peers.map((peer, i) => hkdfSha256(shared[i]!, salt, maskInfo(p.round, p.attempt, p.selfId, peer.id), 32));
+}
+
+/**
+ * HKDF-SHA256 (RFC 5869) on node:crypto (3x faster than noble); noble where node:crypto has a limit
+ * (info above 1024 bytes, output above 255·32 bytes).
+ */
 export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length = 32): Uint8Array {
-  return hkdf(sha256, ikm, salt, info, length);
+  if (info.length > 1024 || length > 255 * 32 || length < 1) return hkdf(sha256, ikm, salt, info, length);
+  return new Uint8Array(hkdfSync('sha256', ikm, salt, info, length));
 }
 
 const ZERO_IV = Buffer.alloc(16);
-const BLOCK_BYTES = 1 << 20;
+// Cipher input for one block: AES-CTR of zeros is the keystream. Read-only, shared by every call.
+const ZERO_BLOCK = Buffer.alloc(BLOCK_BYTES);
 
 /**
  * target[k] += sign · mask[k] (mod 2^32), mask = AES-256-CTR(key, counter block 0^128) read as
- * little-endian u32 words; the keystream is produced in 1 MiB blocks, so memory stays at the target
- * plus one block. The one keystream kernel of the protocol: every mask goes through it.
+ * little-endian u32 words. The one keystream kernel of the protocol: every mask goes through it
+ * (or through addKeystreams, which adds several in one pass).
  */
 export function addKeystream(target: Uint32Array, key: Uint8Array, sign: 1 | -1): void {
-  if (key.length !== 32) fail('BAD_PARAMS', 'mask key must be 32 bytes');
-  const zero = Buffer.alloc(Math.min(BLOCK_BYTES, target.length * 4));
-  const cipher = createCipheriv('aes-256-ctr', key, ZERO_IV);
-  for (let start = 0; start < target.length; start += zero.length >>> 2) {
-    const words = Math.min(zero.length >>> 2, target.length - start);
-    let ks = cipher.update(words * 4 === zero.length ? zero : zero.subarray(0, words * 4));
-    if (ks.byteOffset % 4 !== 0) ks = Buffer.from(ks); // a pooled, unaligned buffer: copy once
-    const mask = new Uint32Array(ks.buffer, ks.byteOffset, words); // little-endian hosts only (cryptogram.ts checks)
-    if (sign === 1) for (let i = 0; i < words; i++) target[start + i] = (target[start + i]! + mask[i]!) >>> 0;
-    else for (let i = 0; i < words; i++) target[start + i] = (target[start + i]! - mask[i]!) >>> 0;
-  }
+  addKeystreams(target, [key], [sign]);
+}
+
+/**
+ * target[k] += Σ_j signs[j] · mask_j[k] (mod 2^32): addKeystream for several keys at once, in one
+ * pass over the target (each 64 KiB block of it is loaded once and all keystreams are added to it
+ * while it sits in cache). Memory: the target plus one block per key in flight.
+ */
+export function addKeystreams(target: Uint32Array, keys: readonly Uint8Array[], signs: readonly (1 | -1)[]): void {
+  if (keys.length !== signs.length) fail('BAD_PARAMS', 'one sign per mask key');
+  for (const key of keys) if (key.length !== 32) fail('BAD_PARAMS', 'mask key must be 32 bytes');
+  for (const sign of signs) if (sign !== 1 && sign !== -1) fail('BAD_PARAMS', 'mask sign must be 1 or -1');
+  const ciphers = keys.map((key) => createCipheriv('aes-256-ctr', key, ZERO_IV));
+  addBlocks(target, ciphers.length, (j, _start, bytes) => ciphers[j]!.update(bytes === BLOCK_BYTES ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, bytes)), signs);
 }
 
 /** The keystream bytes of AES-256-CTR(key = seed, counter block = 0^128). */
@@ -69,16 +91,21 @@ export function maskWords(seed: Uint8Array, words: number): Uint32Array {
   return readWordsLE(ks);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Little-endian u32 words of a byte buffer (copying; works on big-endian hosts too). */
 export function readWordsLE(b: Uint8Array): Uint32Array {
   const n = b.length >>> 2;
+  if (LITTLE_ENDIAN) return new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + n * 4));
   const out = new Uint32Array(n);
   const dv = new DataView(b.buffer, b.byteOffset, n * 4);
   for (let i = 0; i < n; i++) out[i] = dv.getUint32(i * 4, true);
   return out;
 }
 
+/** The words' little-endian bytes (copying). */
 export function writeWordsLE(w: Uint32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength));
   const out = new Uint8Array(w.length * 4);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < w.length; i++) dv.setUint32(i * 4, w[i]!, true);
