@@ -1,4 +1,4 @@
-// Regenerates protocol/vectors/v2-*.json from fixed inputs (`npm run vectors:v2`). The test suite
+// Regenerates protocol/vectors/v2-*.json from fixed inputs (`npx tsx scripts/generate-vectors-v2.ts`). The test suite
 // regenerates each file and fails on any difference, and checks it with an independent verifier.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -66,3 +66,20 @@ export function recoverSelfSeed(ref: AttemptRef, owner: string, selfCommitment: 
 export function recoverMaskSecret(ref: AttemptRef, owner: string, sPublic: Uint8Array, shares: readonly HeldShare[], threshold: number): Uint8Array {
   return reconstructVerified(usable(ref, owner, 's', shares), threshold, (s) => verifyMaskSecret(s, sPublic)).secret;
 }
+
+/** A member's signed consent to one U3 list, named by the list's hash. */
+export interface Consent {
+  from: string;
+  listHash: Uint8Array;
+}
+
+/**
+ * Consents that count for the U3 list `listHash`: distinct members of U3 (the aggregator's only
+ * if it is in U3) consenting to that same list. A member reveals only once this reaches t.
+ */
+export function consentCount(u3: readonly string[], listHash: Uint8Array, consents: readonly Consent[]): number {
+  const in3 = new Set(u3);
+  const counted = new Set<string>();
+  for (const c of consents) if (in3.has(c.from) && equalBytes(c.listHash, listHash)) counted.add(c.from);
+  return counted.size;
+}
