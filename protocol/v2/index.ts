@@ -7,3 +7,5 @@ export * from './shares.ts';
 export * from './encoding.ts';
 export * from './secagg.ts';
 export * from './reveal.ts';
+export * from './wire.ts';
+export * from './chunks.ts';
