@@ -1,6 +1,7 @@
 // The consortium manifest: members, model and training plan, timeouts; signed by the admin key.
 // Signature: Ed25519 over "flnode/v1/manifest\0" || canonical JSON (sorted keys, no "signature").
 import { readFile } from 'node:fs/promises';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { z } from 'zod';
 import { concat, fromHex, ProtocolError, sign, signingPublicKey, toHex, utf8, verifySignature } from '../protocol/index.ts';
 import { collusionBound, defaultThreshold, validateThreshold } from '../protocol/v2/threshold.ts';
@@ -128,6 +129,14 @@ const DOMAIN = utf8('flnode/v1/manifest\0');
 
 export function manifestBytes(m: Manifest): Uint8Array {
   return concat(DOMAIN, utf8(canonical(m)));
+}
+
+/**
+ * The manifest hash every v2 round message is bound to: SHA-256 of the exact bytes the admin signs
+ * (domain || canonical JSON without the signature), so a re-signed or changed manifest changes it.
+ */
+export function manifestHash(m: Manifest): Uint8Array {
+  return sha256(manifestBytes(m));
 }
 
 export function signManifest(m: Manifest, adminSecret: Uint8Array): Manifest {

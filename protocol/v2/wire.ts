@@ -7,7 +7,8 @@ import { fail } from '../errors.ts';
 import { sign, verifySignature } from '../keys.ts';
 import { Reader, Writer } from '../reader.ts';
 import { SHARE_CIPHERTEXT_BYTES, type ShareKind } from './shares.ts';
-import { MAX_ID_BYTES_V2, MAX_MEMBERS_V2 } from './threshold.ts';
+import { checkX25519Public } from './secrets.ts';
+import { checkSamples, MAX_ID_BYTES_V2, MAX_MEMBERS_V2 } from './threshold.ts';
 
 export const WIRE_VERSION_V2 = 2;
 export const MAX_CONSORTIUM_BYTES_V2 = 256;
@@ -459,4 +460,14 @@ export function checkListChain(
   const in2 = new Set(u2.members);
   if (u3.members.some((id) => !in2.has(id))) fail('MALFORMED', 'U3 is not a subset of U2');
   if (u3.members.length < threshold) fail('BAD_THRESHOLD', `U3 holds ${u3.members.length} < t = ${threshold}`);
+}
+
+/**
+ * The checks on a KeyAnnouncement (or a U1 entry) beyond decoding: samples within the member's
+ * certified maxSamples (OVER_MAX_SAMPLES) and both public keys of full order (BAD_KEY).
+ */
+export function checkAnnouncedKeys(body: Pick<KeyAnnouncementV2, 'cPublic' | 'sPublic' | 'samples'>, maxSamples: number): void {
+  checkSamples(body.samples, maxSamples);
+  checkX25519Public(body.cPublic, 'c public key');
+  checkX25519Public(body.sPublic, 's public key');
 }

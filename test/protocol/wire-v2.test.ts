@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { concat, decodeEnvelope, encodeEnvelope, MessageKind, ProtocolError, sign, signingPublicKey, utf8 } from '../../protocol/index.ts';
 import {
+  checkAnnouncedKeys,
   checkListChain,
+  generateRoundSecrets,
   chunkCryptogramV2,
   CryptogramAssemblerV2,
   decodeEnvelopeV2,
@@ -105,6 +107,16 @@ describe('protocol v2: wire envelopes', () => {
     assert.equal(code(() => decodeEnvelopeV2(resigned, opts)), 'MALFORMED');
     const swapped = encodeRaw(swapFirstTwoU2Ids(encodeEnvelopeV2(header, { kind: KindV2.U2List, body: { ...u2, members: ['a-site', 'b-site'] } }, secret)));
     assert.equal(code(() => decodeEnvelopeV2(swapped, opts)), 'MALFORMED');
+  });
+
+  it('a KeyAnnouncement above maxSamples or with a low-order key is refused after decoding', () => {
+    const ka = decodeEnvelopeV2(encodeEnvelopeV2(header, { kind: KindV2.KeyAnnouncement, body: { ...binding, cPublic: generateRoundSecrets().cPublic, sPublic: generateRoundSecrets().sPublic, samples: 5001, selfCommit: h32() } }, secret), opts);
+    assert.equal(ka.kind, KindV2.KeyAnnouncement);
+    if (ka.kind !== KindV2.KeyAnnouncement) return;
+    checkAnnouncedKeys(ka.body, 5001);
+    assert.equal(code(() => checkAnnouncedKeys(ka.body, 5000)), 'OVER_MAX_SAMPLES');
+    assert.equal(code(() => checkAnnouncedKeys({ ...ka.body, sPublic: new Uint8Array(32) }, 5001)), 'BAD_KEY');
+    assert.equal(code(() => checkAnnouncedKeys({ ...ka.body, cPublic: Uint8Array.of(1, ...new Uint8Array(31)) }, 5001)), 'BAD_KEY');
   });
 
   it('refuses oversized envelopes before parsing', () => {
