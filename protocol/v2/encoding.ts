@@ -30,7 +30,8 @@ export function scaleFits(participants: number, clip: number, e: number): boolea
 export function exactScale(participants: number, clip: number): number {
   if (!Number.isInteger(participants) || participants < 1 || participants > 255) fail('BAD_PARAMS', 'participants must be 1..255');
   if (!(clip > 0) || !Number.isFinite(clip)) fail('BAD_PARAMS', 'clip must be a positive finite number');
-  let e = Math.floor(Math.log2((INT31 - participants) / (participants * clip)));
+  const guess = Math.floor(Math.log2((INT31 - participants) / (participants * clip)));
+  let e = Number.isFinite(guess) ? Math.max(-1100, Math.min(1100, guess)) : 1100;
   while (!scaleFits(participants, clip, e)) e--;
   while (scaleFits(participants, clip, e + 1)) e++;
   if (e < -1074 || e > 1023) fail('BAD_PARAMS', `scale 2^${e} is not a finite float64`);

@@ -7,6 +7,7 @@ import { fail } from '../errors.ts';
 import { sign, verifySignature } from '../keys.ts';
 import { Reader, Writer } from '../reader.ts';
 import { SHARE_CIPHERTEXT_BYTES, type ShareKind } from './shares.ts';
+import type { AttemptV2 } from './secagg.ts';
 import { checkX25519Public } from './secrets.ts';
 import { checkSamples, MAX_ID_BYTES_V2, MAX_MEMBERS_V2 } from './threshold.ts';
 
@@ -470,4 +471,11 @@ export function checkAnnouncedKeys(body: Pick<KeyAnnouncementV2, 'cPublic' | 'sP
   checkSamples(body.samples, maxSamples);
   checkX25519Public(body.cPublic, 'c public key');
   checkX25519Public(body.sPublic, 's public key');
+}
+
+/** The attempt's public parameters from its signed lists: U2's members with the keys U1 lists for them. */
+export function attemptFromLists(ref: { consortium: string; round: number; attempt: number }, clip: number, threshold: number, u1: U1ListV2, u2: U2ListV2): AttemptV2 {
+  checkListChain(ref, threshold, u1, u2);
+  const byId = new Map(u1.members.map((m) => [m.id, m]));
+  return { ...ref, clip, threshold, u2: u2.members.map((id) => ({ id, sPublic: byId.get(id)!.sPublic, samples: byId.get(id)!.samples })) };
 }

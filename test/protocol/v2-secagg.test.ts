@@ -259,6 +259,14 @@ describe('protocol v2: encoding at the rounding edge', () => {
     assert.equal(decodeAggregateV2(Uint32Array.of(q), s, 2, 2)[0], 2048);
   });
 
+  it('exactScale refuses bad inputs with typed errors, also at the ends of the float64 range', () => {
+    assert.equal(code(() => exactScale(3, 0)), 'BAD_PARAMS');
+    assert.equal(code(() => exactScale(3, Number.NaN)), 'BAD_PARAMS');
+    assert.equal(code(() => exactScale(0, 1)), 'BAD_PARAMS');
+    assert.equal(code(() => exactScale(3, Number.MIN_VALUE)), 'BAD_PARAMS', 'S would not be a finite float64');
+    assert.equal(exactScale(3, 1e6), 2 ** 9);
+  });
+
   it('for 3..255 members and clips at every power-of-two edge, n terms of ±roundHalfEven(C·S) never wrap int32 (the v1 scale does)', () => {
     let v1Wraps = 0;
     for (let n = 3; n <= 255; n += 7) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { concat, decodeEnvelope, encodeEnvelope, MessageKind, ProtocolError, sign, signingPublicKey, utf8 } from '../../protocol/index.ts';
 import {
+  attemptFromLists,
   checkAnnouncedKeys,
   checkListChain,
   generateRoundSecrets,
@@ -137,6 +138,9 @@ describe('protocol v2: wire envelopes', () => {
     assert.equal(code(() => checkListChain(ref, 3, u1, u2, { ...u3, members: ['Z-site', 'a-site'] })), 'BAD_THRESHOLD');
     assert.equal(code(() => checkListChain(ref, 3, u1, u2, { ...u3, members: ['Z-site', 'a-site', 'x-site'] })), 'MALFORMED');
     assert.equal(code(() => checkListChain(ref, 3, u1, u2, { ...u3, baseModelHash: h32() })), 'MALFORMED');
+    const att = attemptFromLists(ref, 0.5, 3, u1, u2);
+    assert.deepEqual(att.u2.map((m) => [m.id, m.samples]), [['Z-site', 100], ['a-site', 100], ['é-site', 100]]);
+    assert.deepEqual(att.u2[2]!.sPublic, u1.members[2]!.sPublic);
   });
 
   it('v2 chunks carry H(U2): a chunk under another U2 does not mix into a cryptogram', () => {
