@@ -1,11 +1,10 @@
 // The unmasking phase: what a holder reveals for a U3, and the verified reconstruction of each
 // secret from revealed shares (PROTOCOL-v2.md §6).
-import { compareIds } from '../bytes.ts';
+import { compareIds, equalBytes } from '../bytes.ts';
 import { fail } from '../errors.ts';
 import { verifyMaskSecret, verifySelfSeed, type AttemptRef } from './secrets.ts';
 import { reconstructVerified, type Share } from './shamir.ts';
 import { shareCommitment, type ShareKind } from './shares.ts';
-import { equalBytes } from '../bytes.ts';
 
 /** One share a holder publishes: the share of `owner`'s secret of `kind`. */
 export interface RevealedShare {
