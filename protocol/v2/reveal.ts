@@ -48,12 +48,17 @@ export interface HeldShare {
   holder: string;
   x: number;
   share: Uint8Array;
-  /** The commitment the owner's dealing carried for this holder and kind. */
-  commitment: Uint8Array;
+  /**
+   * The commitment the owner's dealing carried for this holder and kind. The owner's own share has
+   * none (it is never sent): it is used as revealed, guarded only by the secret's verification.
+   */
+  commitment?: Uint8Array;
 }
 
 function usable(ref: AttemptRef, owner: string, kind: ShareKind, shares: readonly HeldShare[]): Share[] {
-  return shares.filter((s) => equalBytes(shareCommitment(ref, owner, s.holder, kind, s.share), s.commitment)).map((s) => ({ x: s.x, share: s.share }));
+  return shares
+    .filter((s) => s.holder === owner || (s.commitment !== undefined && equalBytes(shareCommitment(ref, owner, s.holder, kind, s.share), s.commitment)))
+    .map((s) => ({ x: s.x, share: s.share }));
 }
 
 /** b_owner from ≥ t revealed shares that match their commitments, verified by the self-commit. */

@@ -388,3 +388,23 @@ describe('protocol v2: double masking end to end and its attacks', () => {
     assert.equal(code(() => validateThreshold(5, 3)), 'BAD_THRESHOLD', 'and t = 3 of 5 is refused by the manifest');
   });
 });
+
+describe('protocol v2: which revealed shares count', () => {
+  it('a share that misses its commitment is dropped before reconstruction; the owner’s own share needs none', () => {
+    const ids = ['h1', 'h2', 'h3', 'h4'];
+    const xs = shareXs(ids);
+    const s = generateRoundSecrets();
+    const shares = computeShares(s, { s: randomCoefficients(3), b: randomCoefficients(3) }, xs, ids);
+    const commit = selfCommit(s.selfSeed);
+    const reveal = (holder: string, share = shares.get(holder)!.b): HeldShare => ({ holder, x: xs.get(holder)!, share, commitment: holder === 'h1' ? undefined : shareCommitment(ref, 'h1', holder, 'b', shares.get(holder)!.b) });
+    // the owner h1 plus two honest holders: enough
+    assert.deepEqual(recoverSelfSeed(ref, 'h1', commit, [reveal('h1'), reveal('h2'), reveal('h3')], 3), s.selfSeed);
+    // h3 reveals a share other than the committed one: dropped, leaving too few
+    const forged = new Uint8Array(32).fill(9);
+    assert.equal(code(() => recoverSelfSeed(ref, 'h1', commit, [reveal('h1'), reveal('h2'), reveal('h3', forged)], 3)), 'UNRECOVERABLE');
+    // with a fourth honest share the forged one is simply not used
+    assert.deepEqual(recoverSelfSeed(ref, 'h1', commit, [reveal('h1'), reveal('h2'), reveal('h3', forged), reveal('h4')], 3), s.selfSeed);
+    // a share without a commitment from anyone but the owner is not used
+    assert.equal(code(() => recoverSelfSeed(ref, 'h1', commit, [reveal('h1'), reveal('h2'), { ...reveal('h3'), commitment: undefined }], 3)), 'UNRECOVERABLE');
+  });
+});
