@@ -1,8 +1,10 @@
 // The consortium manifest: members, model and training plan, timeouts; signed by the admin key.
 // Signature: Ed25519 over "flnode/v1/manifest\0" || canonical JSON (sorted keys, no "signature").
 import { readFile } from 'node:fs/promises';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { z } from 'zod';
-import { concat, fromHex, sign, signingPublicKey, toHex, utf8, verifySignature } from '../protocol/index.ts';
+import { concat, fromHex, ProtocolError, sign, signingPublicKey, toHex, utf8, verifySignature } from '../protocol/index.ts';
+import { collusionBound, defaultThreshold, validateThreshold } from '../protocol/v2/threshold.ts';
 import { UserError } from './cli/errors.ts';
 import { publicKeyFromPeerId } from './identity.ts';
 
@@ -14,7 +16,21 @@ export const ManifestSchema = z
     consortium: z.string().min(1).max(128),
     adminPublicKey: hex(32),
     members: z
-      .array(z.object({ name: z.string().min(1).max(64), peerId: z.string().min(1).max(128).refine((id) => publicKeyFromPeerId(id) !== undefined, 'not an Ed25519 libp2p peer id') }).strict())
+      .array(
+        z
+          .object({
+            name: z.string().min(1).max(64),
+            peerId: z
+              .string()
+              .min(1)
+              .max(128)
+              .refine((id) => !id.includes('\u0000'), 'a member id must not contain a 0x00 byte')
+              .refine((id) => publicKeyFromPeerId(id) !== undefined, 'not an Ed25519 libp2p peer id'),
+            /** Most training samples this member may announce (protocol v2 refuses more); covered by the admin signature. */
+            maxSamples: z.number().int().min(1).max(0xffffffff).optional(),
+          })
+          .strict(),
+      )
       .max(1024),
     model: z.object({ architecture: z.string().min(1).max(64), seed: z.number().int().min(0).max(2 ** 31), dataset: z.string().min(1).max(64) }).strict(),
     plan: z
@@ -37,6 +53,9 @@ export const ManifestSchema = z
         aggregateMs: z.number().int().min(100).max(3600000),
       })
       .strict(),
+    /** Protocol v2: t of the t-of-N shares (default max(3, floor(2N/3)+1)); validated against N by verifyManifest. */
+    threshold: z.number().int().min(3).max(255).optional(),
+    // Read by the v1 round engine until protocol v2 is integrated; v2 uses `threshold`.
     minParticipants: z.number().int().min(2),
     maxAttempts: z.number().int().min(1).max(100),
     signature: hex(64).optional(),
@@ -54,7 +73,7 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 export const DEFAULT_PLAN: Manifest['plan'] = { rounds: 3, localEpochs: 1, learningRate: 0.001, batchSize: 64, optimizer: 'adam', clip: 1 };
 export const DEFAULT_TIMEOUTS: Manifest['timeouts'] = { heartbeatMs: 1000, livenessMs: 5000, keysMs: 8000, trainingMs: 300000, collectMs: 20000, aggregateMs: 15000 };
 
-export function createManifest(opts: { consortium: string; adminPublicKey: Uint8Array; plan?: Partial<Manifest['plan']>; timeouts?: Partial<Manifest['timeouts']>; minParticipants?: number; maxAttempts?: number; seed?: number; dataset?: string }): Manifest {
+export function createManifest(opts: { consortium: string; adminPublicKey: Uint8Array; plan?: Partial<Manifest['plan']>; timeouts?: Partial<Manifest['timeouts']>; minParticipants?: number; maxAttempts?: number; seed?: number; dataset?: string; threshold?: number }): Manifest {
   return ManifestSchema.parse({
     version: 1,
     consortium: opts.consortium,
@@ -65,7 +84,33 @@ export function createManifest(opts: { consortium: string; adminPublicKey: Uint8
     timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
     minParticipants: opts.minParticipants ?? 2,
     maxAttempts: opts.maxAttempts ?? 3,
+    ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
   });
+}
+
+/** The manifest's threshold t: as set, or the default max(3, floor(2N/3)+1) for its N members. */
+export function thresholdOf(m: Manifest): number {
+  return m.threshold ?? defaultThreshold(m.members.length);
+}
+
+/**
+ * Checks t against the member count N (3 ≤ t ≤ N ≤ 255, t ≥ ceil(N/2)+1) and returns t with the
+ * collusion bound min(2t − N − 1, t − 2). A UserError names the violated rule.
+ */
+export function thresholdSummary(m: Manifest): { members: number; threshold: number; bound: number } {
+  try {
+    const t = thresholdOf(m);
+    validateThreshold(m.members.length, t);
+    return { members: m.members.length, threshold: t, bound: collusionBound(m.members.length, t) };
+  } catch (err) {
+    if (err instanceof ProtocolError) throw new UserError(`threshold: ${err.message.replace(/^[A-Z_]+: /, '')}`);
+    throw err;
+  }
+}
+
+/** The certified maxSamples of a member (undefined when the manifest sets none). */
+export function maxSamplesOf(m: Manifest, peerId: string): number | undefined {
+  return m.members.find((x) => x.peerId === peerId)?.maxSamples;
 }
 
 function canonical(value: unknown): string {
@@ -86,6 +131,14 @@ export function manifestBytes(m: Manifest): Uint8Array {
   return concat(DOMAIN, utf8(canonical(m)));
 }
 
+/**
+ * The manifest hash every v2 round message is bound to: SHA-256 of the exact bytes the admin signs
+ * (domain || canonical JSON without the signature), so a re-signed or changed manifest changes it.
+ */
+export function manifestHash(m: Manifest): Uint8Array {
+  return sha256(manifestBytes(m));
+}
+
 export function signManifest(m: Manifest, adminSecret: Uint8Array): Manifest {
   if (toHex(signingPublicKey(adminSecret)) !== m.adminPublicKey) throw new UserError('this admin key does not match the manifest\'s adminPublicKey');
   const { signature: _old, ...rest } = m;
@@ -100,6 +153,8 @@ export function verifyManifest(m: Manifest): void {
     throw new UserError('manifest signature does not verify: the file was changed after signing or signed by another key');
   }
   if (m.members.length < m.minParticipants) throw new UserError(`manifest lists ${m.members.length} members but needs at least ${m.minParticipants} participants`);
+  // An explicit threshold must fit the member list; without one, v2 uses the default for N ≥ 3.
+  if (m.threshold !== undefined) thresholdSummary(m);
 }
 
 export function parseManifest(text: string, source: string): Manifest {

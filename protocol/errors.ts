@@ -8,7 +8,13 @@ export type ProtocolErrorCode =
   | 'WRONG_CONSORTIUM'
   | 'UNKNOWN_SENDER'
   | 'BAD_PARAMS'
-  | 'BAD_KEY';
+  | 'BAD_KEY'
+  // protocol v2 (PROTOCOL-v2.md)
+  | 'BAD_THRESHOLD'
+  | 'OVER_MAX_SAMPLES'
+  | 'BAD_SHARE'
+  | 'BAD_COMPLAINT'
+  | 'UNRECOVERABLE';
 
 export class ProtocolError extends Error {
   constructor(

@@ -36,7 +36,7 @@ export interface VectorInput {
 }
 
 /** Deterministic bytes: SHA-256 counter stream over a label. */
-function detBytes(label: string, n: number): Uint8Array {
+export function detBytes(label: string, n: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0, ctr = 0; i < n; ctr++) {
     const block = sha256(new TextEncoder().encode(`${label}#${ctr}`));
@@ -46,7 +46,7 @@ function detBytes(label: string, n: number): Uint8Array {
   return out;
 }
 
-function detUpdate(label: string, d: number, amplitude: number): number[] {
+export function detUpdate(label: string, d: number, amplitude: number): number[] {
   const b = detBytes(label, d * 4);
   const dv = new DataView(b.buffer);
   // Uniform in [-amplitude, amplitude), rounded to float32 so the JSON holds exact float32 values.

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signingPublicKey } from '../../protocol/index.ts';
 import { initIdentity, loadApiToken, loadIdentity, loadOrCreateAdminKey, publicKeyFromPeerId } from '../../node/identity.ts';
-import { createManifest, loadManifest, signManifest } from '../../node/manifest.ts';
+import { createManifest, loadManifest, parseManifest, signManifest, thresholdSummary } from '../../node/manifest.ts';
 import { UserError } from '../../node/cli/errors.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'flnode-id-'));
@@ -70,5 +70,62 @@ describe('node: identity and manifest', () => {
     assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('flnode:')).length, 1);
     const bad = cli('consortium', 'add-member', '--manifest', m, '--name', 'c', '--peer-id', 'xyz');
     assert.match(bad.stderr, /flnode: xyz is not an Ed25519 libp2p peer id/);
+  });
+
+  it('threshold: explicit t is checked against N at signing and loading; the default is max(3, floor(2N/3)+1)', async () => {
+    const dir = tmp();
+    const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
+    const ids = await Promise.all([0, 1, 2, 3, 4].map((i) => initIdentity(join(dir, `s${i}`))));
+    const members = ids.map((id, i) => ({ name: `s${i}`, peerId: id.peerId, maxSamples: 1000 + i }));
+    const base = { ...createManifest({ consortium: 'k', adminPublicKey: signingPublicKey(admin) }), members };
+    assert.deepEqual(thresholdSummary(base), { members: 5, threshold: 4, bound: 2 });
+    assert.deepEqual(thresholdSummary({ ...base, members: members.slice(0, 3) }), { members: 3, threshold: 3, bound: 1 });
+    const path = join(dir, 'm.json');
+    // t = 3 of 5 is below ceil(N/2)+1 = 4: an aggregator splitting U3 could unmask an update
+    writeFileSync(path, JSON.stringify(signManifest({ ...base, threshold: 3 }, admin)));
+    await assert.rejects(loadManifest(path), (e: unknown) => e instanceof UserError && /threshold 3 of 5 is below ceil\(N\/2\)\+1 = 4/.test(e.message));
+    writeFileSync(path, JSON.stringify(signManifest({ ...base, threshold: 6 }, admin)));
+    await assert.rejects(loadManifest(path), /exceeds the 5 members/);
+    writeFileSync(path, JSON.stringify(signManifest({ ...base, threshold: 5 }, admin)));
+    assert.equal((await loadManifest(path)).threshold, 5);
+    assert.throws(() => parseManifest(JSON.stringify({ ...base, threshold: 2 }), 'm'), /threshold/);
+  });
+
+  it('maxSamples is covered by the admin signature, and a member id with a 0x00 byte is refused', async () => {
+    const dir = tmp();
+    const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
+    const ids = await Promise.all([0, 1, 2].map((i) => initIdentity(join(dir, `s${i}`))));
+    const m = { ...createManifest({ consortium: 'k', adminPublicKey: signingPublicKey(admin) }), members: ids.map((id, i) => ({ name: `s${i}`, peerId: id.peerId, maxSamples: 500 })) };
+    const path = join(dir, 'm.json');
+    const signed = signManifest(m, admin);
+    writeFileSync(path, JSON.stringify(signed));
+    assert.equal((await loadManifest(path)).members[0]!.maxSamples, 500);
+    const inflated = { ...signed, members: signed.members.map((x, i) => (i === 0 ? { ...x, maxSamples: 0xffffffff } : x)) };
+    writeFileSync(path, JSON.stringify(inflated));
+    await assert.rejects(loadManifest(path), /signature does not verify/);
+    const zero = { ...m, members: [...m.members, { name: 'z', peerId: `${ids[0]!.peerId}\u0000` }] };
+    assert.throws(() => parseManifest(JSON.stringify(zero), 'm'), /must not contain a 0x00 byte/);
+  });
+
+  it('the CLI sets and prints the threshold and the collusion bound (3 of 3 → 1, 4 of 5 → 2) and refuses t below ceil(N/2)+1', async () => {
+    const dir = tmp();
+    const ids = await Promise.all([0, 1, 2, 3, 4].map((i) => initIdentity(join(dir, `s${i}`))));
+    const m = join(dir, 'm.json');
+    const key = join(dir, 'admin.key');
+    assert.equal(cli('consortium', 'create', '--id', 'k', '--out', m, '--admin-key', key).status, 0);
+    for (const [i, id] of ids.slice(0, 3).entries()) assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', `s${i}`, '--peer-id', id.peerId, '--max-samples', '2000').status, 0);
+    assert.match(cli('consortium', 'threshold', '--manifest', m).stdout, /threshold 3 of 3 members \(default\); collusion bound min\(2t−N−1, t−2\) = 1/);
+    for (const [i, id] of ids.slice(3).entries()) assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', `s${i + 3}`, '--peer-id', id.peerId).status, 0);
+    const low = cli('consortium', 'threshold', '--manifest', m, '--set', '3');
+    assert.equal(low.status, 1);
+    assert.match(low.stderr, /flnode: threshold: threshold 3 of 5 is below ceil\(N\/2\)\+1 = 4/);
+    assert.match(cli('consortium', 'threshold', '--manifest', m, '--set', '4').stdout, /threshold 4 of 5 members; collusion bound min\(2t−N−1, t−2\) = 2/);
+    assert.equal(cli('consortium', 'sign', '--manifest', m, '--admin-key', key).status, 0);
+    const v = cli('consortium', 'verify', '--manifest', m);
+    assert.match(v.stdout, /valid, consortium k, 5 members/);
+    assert.match(v.stdout, /threshold 4 of 5 members; collusion bound min\(2t−N−1, t−2\) = 2/);
+    const saved = JSON.parse(readFileSync(m, 'utf8'));
+    assert.equal(saved.threshold, 4);
+    assert.equal(saved.members[0].maxSamples, 2000);
   });
 });

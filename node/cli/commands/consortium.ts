@@ -1,12 +1,12 @@
-// `flnode consortium create|add-member|sign|verify`: the signed consortium manifest.
+// `flnode consortium create|add-member|threshold|sign|verify`: the signed consortium manifest.
 import { writeFile, readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { signingPublicKey } from '../../../protocol/index.ts';
 import { loadOrCreateAdminKey } from '../../identity.ts';
-import { createManifest, parseManifest, signManifest, verifyManifest, type Manifest } from '../../manifest.ts';
+import { createManifest, parseManifest, signManifest, thresholdSummary, verifyManifest, type Manifest } from '../../manifest.ts';
 import { publicKeyFromPeerId } from '../../identity.ts';
 import { UserError } from '../errors.ts';
-import { positiveOption } from '../options.ts';
+import { intOption, positiveOption } from '../options.ts';
 
 const num = positiveOption;
 
@@ -24,6 +24,12 @@ async function writeManifest(path: string, m: Manifest): Promise<void> {
   await writeFile(path, JSON.stringify(m, null, 2) + '\n');
 }
 
+/** One line: t of N, and the collusion bound min(2t − N − 1, t − 2) it gives. */
+export function thresholdLine(m: Manifest): string {
+  const { members, threshold, bound } = thresholdSummary(m);
+  return `threshold ${threshold} of ${members} members${m.threshold === undefined ? ' (default)' : ''}; collusion bound min(2t−N−1, t−2) = ${bound}: up to ${bound} colluding member${bound === 1 ? '' : 's'} (the aggregator counted) learn no single update`;
+}
+
 export function register(program: Command): void {
   const c = program.command('consortium').description('create, extend, sign and verify a consortium manifest');
   c.command('create')
@@ -38,6 +44,7 @@ export function register(program: Command): void {
     .option('--clip <x>', 'clip of weighted update values', num('--clip'))
     .option('--min-participants <n>', 'minimum participants of an attempt (≥ 2)', num('--min-participants'))
     .option('--max-attempts <n>', 'attempts per round', num('--max-attempts'))
+    .option('--threshold <t>', 'shares needed to unmask (protocol v2; 3 ≤ t ≤ N, t ≥ ceil(N/2)+1; default max(3, floor(2N/3)+1))', intOption('--threshold', 3))
     .option('--seed <n>', 'seed of the initial model', num('--seed'))
     .option('--dataset <name>', 'dataset the model is for', 'pneumoniamnist')
     .option('--timeouts <json>', 'timeouts in ms as JSON, e.g. {"collectMs":20000}')
@@ -54,7 +61,7 @@ export function register(program: Command): void {
       const plan = Object.fromEntries(Object.entries({ rounds: o.rounds, localEpochs: o.epochs, learningRate: o.lr, batchSize: o.batch, clip: o.clip }).filter(([, v]) => v !== undefined));
       let m: Manifest;
       try {
-        m = createManifest({ consortium: o.id, adminPublicKey: signingPublicKey(secret), plan, timeouts, minParticipants: o.minParticipants, maxAttempts: o.maxAttempts, seed: o.seed, dataset: o.dataset });
+        m = createManifest({ consortium: o.id, adminPublicKey: signingPublicKey(secret), plan, timeouts, minParticipants: o.minParticipants, maxAttempts: o.maxAttempts, seed: o.seed, dataset: o.dataset, threshold: o.threshold });
       } catch (err) {
         throw new UserError(`invalid manifest settings: ${(err as Error).message.split('\n')[0]}`);
       }
@@ -66,12 +73,31 @@ export function register(program: Command): void {
     .requiredOption('--manifest <file>')
     .requiredOption('--name <name>')
     .requiredOption('--peer-id <id>')
+    .option('--max-samples <n>', 'most training samples this member may announce (protocol v2 refuses more)', intOption('--max-samples', 1))
     .action(async (o) => {
       const m = await readManifest(o.manifest);
       if (!publicKeyFromPeerId(o.peerId)) throw new UserError(`${o.peerId} is not an Ed25519 libp2p peer id (see "flnode init")`);
       if (m.members.some((x) => x.peerId === o.peerId || x.name === o.name)) throw new UserError(`a member named ${o.name} or with that peer id is already listed`);
+      if (o.maxSamples !== undefined && o.maxSamples > 0xffffffff) throw new UserError('--max-samples must be at most 4294967295');
       const { signature: _s, ...rest } = m;
-      await writeManifest(o.manifest, { ...rest, members: [...m.members, { name: o.name, peerId: o.peerId }] });
+      const member = { name: o.name, peerId: o.peerId, ...(o.maxSamples === undefined ? {} : { maxSamples: o.maxSamples }) };
+      await writeManifest(o.manifest, { ...rest, members: [...m.members, member] });
+    });
+  c.command('threshold')
+    .description('print the threshold t and the collusion bound min(2t−N−1, t−2); --set changes t (drops the signature)')
+    .requiredOption('--manifest <file>')
+    .option('--set <t>', 'new threshold', intOption('--set', 1))
+    .action(async (o) => {
+      const m = await readManifest(o.manifest);
+      if (o.set === undefined) {
+        console.log(thresholdLine(m));
+        return;
+      }
+      const { signature: _s, ...rest } = m;
+      const next = { ...rest, threshold: o.set } as Manifest;
+      const line = thresholdLine(next); // validates t against N before writing
+      await writeManifest(o.manifest, next);
+      console.log(line);
     });
   c.command('sign')
     .description('sign the manifest with the admin key')
@@ -90,5 +116,7 @@ export function register(program: Command): void {
       const m = await readManifest(o.manifest);
       verifyManifest(m);
       console.log(`${o.manifest}: valid, consortium ${m.consortium}, ${m.members.length} members, signed by ${m.adminPublicKey.slice(0, 16)}…`);
+      if (m.members.length >= 3) console.log(thresholdLine(m));
+      else console.log('protocol v2 needs at least 3 members (a two-site aggregate cannot be private)');
     });
 }

@@ -1,0 +1,133 @@
+// Protocol v2 cryptograms: self mask plus pairwise masks over U2, and unmasking over U3 with the
+// secrets reconstructed from threshold shares (PROTOCOL-v2.md §5–§6).
+import { sha256 } from '@noble/hashes/sha2.js';
+import { compareIds, concat, utf8 } from '../bytes.ts';
+import { quantize } from '../encoding.ts';
+import { fail } from '../errors.ts';
+import { sharedSecret } from '../keys.ts';
+import { addKeystream, hkdfSha256, writeWordsLE } from '../masks.ts';
+import { decodeAggregateV2, exactScale, fedAvgWeightsV2 } from './encoding.ts';
+import { consortiumSaltV2, idPair, roundAttemptBytes, type AttemptRef } from './secrets.ts';
+import { checkMemberId } from './threshold.ts';
+
+/** What a member of U2 announced (and the aggregator's U1 list repeats). */
+export interface AnnouncedMember {
+  id: string;
+  sPublic: Uint8Array;
+  samples: number;
+}
+
+export interface AttemptV2 extends AttemptRef {
+  clip: number;
+  /** t: U2 and U3 must each hold at least t members. */
+  threshold: number;
+  /** U2: the members whose shares reached everyone; its keys alone enter masks. */
+  u2: readonly AnnouncedMember[];
+}
+
+/** U2 sorted by id bytes; duplicates and bad ids refused. */
+export function sortedU2(att: AttemptV2): AnnouncedMember[] {
+  const sorted = [...att.u2].sort((a, b) => compareIds(a.id, b.id));
+  for (let i = 0; i < sorted.length; i++) {
+    checkMemberId(sorted[i]!.id);
+    if (i > 0 && sorted[i - 1]!.id === sorted[i]!.id) fail('BAD_PARAMS', `duplicate member ${sorted[i]!.id} in U2`);
+  }
+  return sorted;
+}
+
+/** seed_ij = HKDF-SHA256(X25519(s_sk_i, s_pk_j), salt, utf8("flnode/v2/mask") || u64be(r) || u32be(a) || idLow || 0x00 || idHigh, 32). */
+export function pairMaskSeed(ref: AttemptRef, selfId: string, sSecret: Uint8Array, peerId: string, peerSPublic: Uint8Array): Uint8Array {
+  if (selfId === peerId) fail('BAD_PARAMS', 'a member has no mask with itself');
+  const [low, high] = compareIds(selfId, peerId) < 0 ? [selfId, peerId] : [peerId, selfId];
+  const info = concat(utf8('flnode/v2/mask'), roundAttemptBytes(ref), idPair(low, high));
+  return hkdfSha256(sharedSecret(sSecret, peerSPublic), consortiumSaltV2(ref.consortium), info, 32);
+}
+
+/** The self mask's AES key: HKDF-SHA256(b_i, salt, utf8("flnode/v2/self") || u64be(r) || u32be(a) || utf8(id_i), 32). */
+export function selfMaskKey(ref: AttemptRef, id: string, selfSeed: Uint8Array): Uint8Array {
+  if (selfSeed.length !== 32) fail('BAD_PARAMS', 'self-mask seed must be 32 bytes');
+  checkMemberId(id);
+  return hkdfSha256(selfSeed, consortiumSaltV2(ref.consortium), concat(utf8('flnode/v2/self'), roundAttemptBytes(ref), utf8(id)), 32);
+}
+
+export function attemptScaleV2(att: AttemptV2): number {
+  return exactScale(att.u2.length, att.clip);
+}
+
+/** FedAvg weight w_i = n_i / N2 of `id` over U2. */
+export function weightOverU2(att: AttemptV2, id: string): number {
+  const u2 = sortedU2(att);
+  const { weights } = fedAvgWeightsV2(u2.map((m) => m.samples));
+  const i = u2.findIndex((m) => m.id === id);
+  if (i < 0) fail('BAD_PARAMS', `${id} is not in U2`);
+  return weights[i]!;
+}
+
+/** q_i = roundHalfEven(clamp(w_i·u_i, −C, C)·S) mod 2^32 with the v2 weight and scale. */
+export function quantizeV2(att: AttemptV2, id: string, update: Float32Array): Uint32Array {
+  return quantize(update, weightOverU2(att, id), att.clip, attemptScaleV2(att));
+}
+
+/** c_i = q_i + self_i + Σ_{j∈U2, id_i<id_j} mask_ij − Σ_{j∈U2, id_j<id_i} mask_ij (mod 2^32). */
+export function buildCryptogramV2(att: AttemptV2, self: { id: string; sSecret: Uint8Array; selfSeed: Uint8Array }, update: Float32Array): Uint32Array {
+  const u2 = sortedU2(att);
+  if (u2.length < Math.max(3, att.threshold)) fail('BAD_THRESHOLD', `U2 holds ${u2.length} members, fewer than t = ${att.threshold}`);
+  if (!u2.some((m) => m.id === self.id)) fail('BAD_PARAMS', `${self.id} is not in U2`);
+  const c = quantizeV2(att, self.id, update);
+  addKeystream(c, selfMaskKey(att, self.id, self.selfSeed), 1);
+  for (const peer of u2) {
+    if (peer.id === self.id) continue;
+    addKeystream(c, pairMaskSeed(att, self.id, self.sSecret, peer.id, peer.sPublic), compareIds(self.id, peer.id) < 0 ? 1 : -1);
+  }
+  return c;
+}
+
+/**
+ * A = Σ_{i∈U3} c_i − Σ_{i∈U3} self_i − Σ_{i∈U3} Σ_{j∈U2\U3} sgn(i,j)·mask_ij (mod 2^32), from the
+ * cryptograms of U3, the verified b_i of U3 and the verified s_sk_j of U2 \ U3.
+ */
+export function unmaskAggregate(
+  att: AttemptV2,
+  u3: readonly string[],
+  cryptograms: ReadonlyMap<string, Uint32Array>,
+  selfSeeds: ReadonlyMap<string, Uint8Array>,
+  droppedSecrets: ReadonlyMap<string, Uint8Array>,
+): Uint32Array {
+  const u2 = sortedU2(att);
+  const inU3 = new Set(u3);
+  if (inU3.size !== u3.length) fail('BAD_PARAMS', 'duplicate member in U3');
+  for (const id of inU3) if (!u2.some((m) => m.id === id)) fail('BAD_PARAMS', `${id} is in U3 but not in U2`);
+  if (inU3.size < Math.max(3, att.threshold)) fail('BAD_THRESHOLD', `U3 holds ${inU3.size} members, fewer than t = ${att.threshold}`);
+  const members3 = u2.filter((m) => inU3.has(m.id));
+  const dropped = u2.filter((m) => !inU3.has(m.id));
+  const d = cryptograms.get(members3[0]?.id ?? '')?.length ?? fail('BAD_PARAMS', 'no cryptogram of U3');
+  const a = new Uint32Array(d);
+  for (const m of members3) {
+    const c = cryptograms.get(m.id) ?? fail('BAD_PARAMS', `no cryptogram of ${m.id}`);
+    if (c.length !== d) fail('BAD_PARAMS', `cryptogram of ${m.id} has ${c.length} words, expected ${d}`);
+    for (let k = 0; k < d; k++) a[k] = (a[k]! + c[k]!) >>> 0;
+    addKeystream(a, selfMaskKey(att, m.id, selfSeeds.get(m.id) ?? fail('BAD_PARAMS', `no self-mask seed of ${m.id}`)), -1);
+  }
+  for (const j of dropped) {
+    const sj = droppedSecrets.get(j.id) ?? fail('BAD_PARAMS', `no mask secret of dropped ${j.id}`);
+    for (const i of members3) {
+      // mask_ij from j's side: X25519(s_sk_j, s_pk_i) = X25519(s_sk_i, s_pk_j)
+      addKeystream(a, pairMaskSeed(att, j.id, sj, i.id, i.sPublic), compareIds(i.id, j.id) < 0 ? -1 : 1);
+    }
+  }
+  return a;
+}
+
+/** The decoded FedAvg delta over U3: float32(((int32(A)/S)·N2)/N3). */
+export function decodeAggregateOverU3(att: AttemptV2, u3: readonly string[], aggregate: Uint32Array): Float32Array {
+  const u2 = sortedU2(att);
+  const n2 = fedAvgWeightsV2(u2.map((m) => m.samples)).total;
+  const set = new Set(u3);
+  const n3 = u2.filter((m) => set.has(m.id)).reduce((s, m) => s + m.samples, 0);
+  return decodeAggregateV2(aggregate, attemptScaleV2(att), n2, n3);
+}
+
+/** SHA-256 of the cryptogram's little-endian bytes. */
+export function cryptogramHashV2(c: Uint32Array): Uint8Array {
+  return sha256(writeWordsLE(c));
+}
