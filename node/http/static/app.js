@@ -125,7 +125,6 @@ const HOWTO = [
   'const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: m.modelTopology, weightSpecs: m.weightsManifest[0].weights, weightData: new Uint8Array(w).buffer }));',
   'const scores = await model.predict(tf.tensor4d(Float32Array.from(testImages, (v) => v / 255), [testImages.length / 784, 28, 28, 1])).data(); // ROC AUC of scores vs test labels = test AUC',
 ];
-let card = null;
 
 async function refreshCard() {
   try {
@@ -137,7 +136,6 @@ async function refreshCard() {
 }
 
 function renderCard(c) {
-  card = c;
   const planned = status ? ` of ${status.roundsPlanned}` : '';
   $('card-round').textContent = c.round === 0 ? 'initial model (no round completed yet)' : `${c.round}${planned}${c.uploaded ? ' (includes weights uploaded here)' : ''}`;
   $('card-params').textContent = `${c.parameters.toLocaleString('en-US')} float32 values (${Math.round((c.parameters * 4) / 1024)} KiB)`;
