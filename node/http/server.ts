@@ -40,7 +40,7 @@ function hintFor(code: string, ctx: { parameters: number; maxUpload: number }): 
     case 'UNAUTHORIZED':
       return "Paste the 64 hex characters of the api-token file in this site's directory (created by flnode init).";
     case 'WRONG_SIZE':
-      return `This model has ${ctx.parameters} float32 parameters (${bytes} bytes). Upload weights of this same model: retrain the model downloaded here, or a flat .f32 file of exactly ${bytes} bytes.`;
+      return `Upload weights of this same model (${ctx.parameters} parameters): retrain the model downloaded here, or send a flat .f32 file of exactly ${bytes} bytes.`;
     case 'BAD_SHAPES':
       return 'The layers of the upload differ from the consortium model. Start from the model downloaded here and keep its architecture.';
     case 'BAD_DTYPE':

@@ -264,8 +264,7 @@ async function upload(ev) {
   const zip = await isZip(chosen);
   const r = await post(chosen, token, zip);
   $('upload').disabled = false;
-  $('progress').hidden = true;
-  $('progress-text').textContent = '';
+  if (r.status === 0) $('progress').hidden = true; // otherwise it stays, showing what was sent
   if (r.status === 202 && r.body && r.body.accepted) {
     const p = { round: r.body.round, parameters: r.body.parameters };
     storage()?.setItem(PENDING_KEY, JSON.stringify(p));
@@ -298,8 +297,14 @@ function setupUpload() {
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    const f = e.dataTransfer && e.dataTransfer.files[0];
-    if (f) choose(f);
+    const files = e.dataTransfer && e.dataTransfer.files;
+    if (!files || !files[0]) return;
+    try {
+      $('file').files = files; // the picker then names the dropped file, and choosing again fires 'change'
+    } catch {
+      // older browsers: the dropped file is still the one uploaded
+    }
+    choose(files[0]);
   });
   // a file dropped beside the box must not make the browser navigate away from the page
   window.addEventListener('dragover', (e) => e.preventDefault());
