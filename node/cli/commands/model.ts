@@ -111,7 +111,11 @@ async function importWeights(o: { dir: string; file: string; url?: string }): Pr
   }
   const answer = (await res.json().catch(() => null)) as { round?: number; parameters?: number; error?: { code: string; message: string; hint?: string } } | null;
   if (res.status === 202 && answer?.round !== undefined) {
-    console.log(`${o.file}: accepted, ${answer.parameters} parameters; round ${answer.round} will include them as this site's contribution`);
+    const planned = ((await (await fetch(new URL('/api/status', base))).json().catch(() => null)) as { roundsPlanned?: number } | null)?.roundsPlanned;
+    const when = planned !== undefined && answer.round > planned
+      ? `no further round is planned (${planned} of ${planned}): the node keeps them for round ${answer.round} if the consortium plans more`
+      : `round ${answer.round} will include them as this site's contribution`;
+    console.log(`${o.file}: accepted, ${answer.parameters} parameters; ${when}`);
     return;
   }
   const e = answer?.error;
