@@ -62,6 +62,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const listeners = new Set<() => void>();
   let statusTimer: NodeJS.Timeout | null = null;
+  let httpUrl: string | null = null; // written to status.json so the CLI can reach a running node
   const changed = () => {
     for (const l of listeners) l();
     if (!statusTimer) statusTimer = setTimeout(() => void writeStatus(), 200);
@@ -110,7 +111,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     statusTimer = null;
     const tmp = join(opts.dir, `status.json.${randomBytes(4).toString('hex')}`);
     try {
-      await writeFile(tmp, JSON.stringify({ ...status(), rounds: engine.summaries, completed: engine.completed, events: engine.events }, null, 1));
+      await writeFile(tmp, JSON.stringify({ ...status(), rounds: engine.summaries, completed: engine.completed, events: engine.events, http: httpUrl }, null, 1));
       await rename(tmp, join(opts.dir, 'status.json'));
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'could not write status.json');
@@ -125,6 +126,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const model = await modelArtifacts(trainer, engine.currentWeights());
       return { version: engine.global.version, round: engine.global.version, hash: engine.global.hash, ...model };
     },
+    modelInfo: () => ({ dataset: trainer.dataset, task: trainer.task }),
     weightShapes: () => (trainer as unknown as { weightShapes(): { name: string; shape: number[] }[] }).weightShapes(),
     async submitWeights(flat) {
       return { round: await engine.submitWeights(flat) };
@@ -137,7 +139,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   await network.start();
   await engine.start();
-  let httpUrl: string | null = null;
   let http: { close(): Promise<void> } | null = null;
   if (opts.http) {
     const srv = await startHttpServer({ host: opts.http.host, port: opts.http.port, view, token, log: createLogger('http', { site }) });

@@ -127,6 +127,8 @@ export interface RoundSummary {
   testAcc: number | null;
   testLoss: number | null;
   completedAt: number;
+  /** True when this site's contribution to the round was weights uploaded through the API. */
+  uploaded?: boolean;
 }
 
 /** What the HTTP status page/API reads from and writes to a running node (node/http uses it;
@@ -136,6 +138,8 @@ export interface NodeView {
   rounds(): RoundSummary[];
   /** The current global model, or null before the first one exists. */
   currentModel(): Promise<{ version: number; round: number; hash: string; modelJson: string; weights: Uint8Array } | null>;
+  /** What the model is trained on (for the page's model card); absent in minimal views. */
+  modelInfo?(): { dataset: string; task: string };
   /** Shapes of the model's weight tensors in flat order (for validating uploads). */
   weightShapes(): { name: string; shape: number[] }[];
   /** Use these locally-trained weights as this site's contribution to the next round. */

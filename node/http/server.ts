@@ -33,6 +33,35 @@ class HttpError extends Error {
   }
 }
 
+/** What the person uploading should do about each refusal (shown by the page and the CLI). */
+function hintFor(code: string, ctx: { parameters: number; maxUpload: number }): string | undefined {
+  const bytes = ctx.parameters * 4;
+  switch (code) {
+    case 'UNAUTHORIZED':
+      return "Paste the 64 hex characters of the api-token file in this site's directory (created by flnode init).";
+    case 'WRONG_SIZE':
+      return `Upload weights of this same model (${ctx.parameters} parameters): retrain the model downloaded here, or send a flat .f32 file of exactly ${bytes} bytes.`;
+    case 'BAD_SHAPES':
+      return 'The layers of the upload differ from the consortium model. Start from the model downloaded here and keep its architecture.';
+    case 'BAD_DTYPE':
+      return 'Save the weights as float32 (no quantisation).';
+    case 'NOT_FINITE':
+      return 'Training diverged (NaN or infinity in the weights). Retrain, for example with a lower learning rate, and upload again.';
+    case 'BAD_ZIP':
+    case 'BAD_MODEL_JSON':
+      return 'Upload the zip as TensorFlow.js saves a model: model.json and weights.bin at the top level (the downloaded model zip has this layout).';
+    case 'TOO_LARGE':
+      return `The node accepts at most ${ctx.maxUpload} bytes; this model's weights are ${bytes} bytes. Check that you chose the weights file of this model.`;
+    case 'UNSUPPORTED_MEDIA_TYPE':
+      return 'Choose a TensorFlow.js model zip (.zip) or flat little-endian float32 weights (.f32).';
+    case 'CROSS_ORIGIN':
+      return "Upload from this node's own page, or from the command line (flnode model import).";
+    case 'BAD_HOST':
+      return 'Open the page as http://127.0.0.1:<port>/ or http://localhost:<port>/.';
+  }
+  return undefined;
+}
+
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
@@ -100,6 +129,30 @@ function checkHost(req: IncomingMessage): void {
   if (!isLoopback(hostname)) throw new HttpError(421, 'BAD_HOST', `this node only answers requests to localhost, not to ${hostname}`);
 }
 
+/** The download's file name: round and the first 12 hex digits of the model hash. */
+export const modelFileName = (round: number, hash: string): string => `flnode-model-r${round}-${hash.slice(0, 12)}.zip`;
+
+/** The page's model card: what the downloadable model is and how good it was (this node's own evaluation). */
+function modelCard(view: NodeView, parameters: number) {
+  const { model } = view.status();
+  const summary = view.rounds().find((r) => r.round === model.version);
+  const info = view.modelInfo?.();
+  const valAuc = (summary as { valAuc?: number | null } | undefined)?.valAuc;
+  return {
+    available: model.hash !== null,
+    round: model.version,
+    hash: model.hash,
+    fileName: model.hash ? modelFileName(model.version, model.hash) : null,
+    parameters,
+    dataset: info?.dataset ?? null,
+    task: info?.task ?? null,
+    testAuc: summary?.testAuc ?? null,
+    testAcc: summary?.testAcc ?? null,
+    valAuc: typeof valAuc === 'number' ? valAuc : null,
+    uploaded: summary?.uploaded === true,
+  };
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const maxUpload = opts.maxUploadBytes ?? 64 << 20;
   const page = await readFile(join(here, 'static', 'index.html'));
@@ -107,6 +160,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<{ url: s
   const chartJs = await readFile(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'));
   const sse = new Set<ServerResponse>();
   const loopbackOnly = isLoopback(opts.host.toLowerCase());
+  const parameterCount = () => opts.view.weightShapes().reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -143,7 +197,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<{ url: s
             res.writeHead(200, {
               ...SECURITY_HEADERS,
               'content-type': 'application/zip',
-              'content-disposition': `attachment; filename="flnode-model-v${m.version}.zip"`,
+              'content-disposition': `attachment; filename="${modelFileName(m.round, m.hash)}"`,
               'x-model-hash': m.hash,
               'x-model-round': String(m.round),
               'x-model-version': String(m.version),
@@ -151,6 +205,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<{ url: s
             });
             return void res.end(zip);
           }
+          case '/api/model/card':
+            return sendJson(res, 200, modelCard(opts.view, parameterCount()));
         }
         throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${url.pathname}`);
       }
@@ -179,7 +235,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<{ url: s
           res.shouldKeepAlive = false;
           res.once('finish', () => req.destroy());
         }
-        if (!res.headersSent) sendJson(res, err.status, { error: { code: err.code, message: err.message } });
+        const hint = url.pathname === '/api/weights' ? hintFor(err.code, { parameters: parameterCount(), maxUpload }) : undefined;
+        if (!res.headersSent) sendJson(res, err.status, { error: { code: err.code, message: err.message, ...(hint ? { hint } : {}) } });
         else res.end();
         return;
       }

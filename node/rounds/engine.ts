@@ -106,6 +106,7 @@ export class RoundEngine {
   private lastModelRequest = 0;
   private lastModelResponse = new Map<number, number>();
   private externalWeights: Float32Array | null = null;
+  private uploadedRound = -1; // the round whose update came from uploaded weights
   summaries: RoundSummary[] = [];
   events: { at: number; kind: string; detail: string }[] = [];
   stopped = false;
@@ -641,6 +642,7 @@ export class RoundEngine {
       testAcc: ev.acc,
       testLoss: ev.loss,
       completedAt: Date.now(),
+      ...(this.uploadedRound === r && participants.includes(this.self) ? { uploaded: true } : {}),
     };
     await this.finishRound(r, next, hash, summary);
     this.log.info({ round: r, attempt: a, participants: participants.length, modelHash: hash.slice(0, 16), testAuc: +ev.auc.toFixed(4), dataset: this.opts.trainer.dataset }, 'round complete');
@@ -984,6 +986,7 @@ export class RoundEngine {
         delta = new Float32Array(this.weights.length);
         for (let i = 0; i < delta.length; i++) delta[i] = this.externalWeights[i]! - this.weights[i]!;
         this.externalWeights = null;
+        this.uploadedRound = r;
         await store.batch([{ type: 'del', key: 'external-weights' }]);
         this.log.info({ round: r }, 'using uploaded weights as this round\'s contribution');
       } else {
@@ -1059,7 +1062,7 @@ export class RoundEngine {
     if (flat.length !== this.weights.length) throw new Error(`expected ${this.weights.length} weights, got ${flat.length}`);
     this.externalWeights = flat;
     await this.opts.store.putBytes('external-weights', f32bytes(flat));
-    return this.update ? this.state.round + 1 : this.state.round;
+    return this.update || this.training ? this.state.round + 1 : this.state.round; // training started: it took no upload
   }
 
   async modelAt(version: number): Promise<Float32Array | undefined> {

@@ -35,6 +35,12 @@ async function tryWasm(): Promise<boolean> {
   }
 }
 
+/** The cpu backend prints an "install tfjs-node" banner on its first tensor; flnode logs its own backend choice. */
+function silenceCpuBanner(): void {
+  const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+  if (cpu) cpu.firstUse = false;
+}
+
 /** Selects the backend once per process and logs the choice. */
 export function initBackend(prefer: BackendPreference = (process.env.FLNODE_BACKEND as BackendPreference) || 'auto'): Promise<string> {
   chosen ??= (async () => {
@@ -43,6 +49,7 @@ export function initBackend(prefer: BackendPreference = (process.env.FLNODE_BACK
       const ok = b === 'tensorflow' ? await tryTensorflow() : b === 'wasm' ? await tryWasm() : await tf.setBackend('cpu');
       if (ok) {
         await tf.ready();
+        silenceCpuBanner();
         log.info({ backend: tf.getBackend() }, 'tfjs backend selected');
         return tf.getBackend();
       }
@@ -59,4 +66,5 @@ export async function useBackend(name: 'wasm' | 'cpu'): Promise<void> {
     if (!(await tryWasm())) throw new Error('wasm backend not available');
   } else await tf.setBackend('cpu');
   await tf.ready();
+  silenceCpuBanner();
 }

@@ -109,7 +109,7 @@ function cases(r: () => number): Req[] {
     out.push({ what: `oversized ${size}`, method: 'POST', path: '/api/weights', headers: ok, body: new Uint8Array(size) });
   }
   for (const site of ['cross-site', 'same-site']) for (let i = 0; i < 10; i++) out.push({ what: `sec-fetch-site ${site}`, method: 'POST', path: '/api/weights', headers: { ...ok, 'sec-fetch-site': site }, body: good });
-  const paths = ['/api/status', '/api/rounds', '/api/metrics', '/api/model', '/api/weights', '/api/events', '/'];
+  const paths = ['/api/status', '/api/rounds', '/api/metrics', '/api/model', '/api/model/card', '/api/weights', '/api/events', '/'];
   for (const p of paths) for (const m of ['PUT', 'DELETE', 'PATCH']) out.push({ what: `${m} ${p}`, method: m, path: p, headers: ok, body: good });
   for (const m of ['POST']) for (const p of paths.filter((x) => x !== '/api/weights')) out.push({ what: `${m} ${p}`, method: m, path: p, headers: ok, body: good });
   for (let i = 0; i < 40; i++) {
@@ -143,6 +143,8 @@ describe('faults: bad HTTP requests', function () {
           assert.ok(s >= 400 && s < 500, `${c.what}: status ${s} ${res.body.slice(0, 200)}`);
           if (s !== 404 || c.method !== 'GET') assert.ok(refused.length > before, `${c.what}: no reason in the log`);
           if (res.body.length) assert.ok(JSON.parse(res.body).error.code, `${c.what}: error body`);
+          // a refused upload says what to do about it (the page and `flnode model import` show it)
+          if (res.body.length && c.method === 'POST' && c.path === '/api/weights') assert.ok(JSON.parse(res.body).error.hint?.length > 20, `${c.what}: no hint in ${res.body}`);
         }
         tally.rejected++;
       }
@@ -150,6 +152,9 @@ describe('faults: bad HTTP requests', function () {
       console.log(`      ${all.length} bad requests refused: ${[...statuses].map(([k, v]) => `${k}×${v}`).join(' ')}`);
       // still serving, and a good upload still works
       assert.equal((await send(srv.url, { what: 'status', method: 'GET', path: '/api/status', headers: {} })).status, 200);
+      const card = await send(srv.url, { what: 'card', method: 'GET', path: '/api/model/card', headers: {} });
+      assert.equal(card.status, 200);
+      assert.equal(JSON.parse(card.body).available, false, 'no model yet: the card says so');
       const ok = await send(srv.url, { what: 'good', method: 'POST', path: '/api/weights', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream' }, body: floats(PARAMS, rng(1)) });
       assert.equal(ok.status, 202);
       assert.equal(submitted.length, 1);

@@ -22,6 +22,7 @@ const rounds: RoundSummary[] = [{ round: 1, attempt: 0, participants: ['12D3KooW
 const view: NodeView = {
   status: () => status,
   rounds: () => rounds,
+  modelInfo: () => ({ dataset: 'pneumoniamnist', task: 'binary' }),
   currentModel: async () => (hasModel ? { version: 1, round: 1, hash: 'ff'.repeat(32), modelJson: '{"format":"layers-model"}', weights: new Uint8Array(36) } : null),
   weightShapes: () => shapes,
   submitWeights: async (flat) => {
@@ -45,11 +46,12 @@ after(() => close());
 
 const f32 = (vals: number[]) => Buffer.from(new Float32Array(vals).buffer);
 const post = (body: BodyInit, headers: Record<string, string> = {}) => fetch(`${url}/api/weights`, { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', ...headers } });
-async function expectError(res: Response, status: number, code: string): Promise<void> {
+async function expectError(res: Response, status: number, code: string, hint?: RegExp): Promise<void> {
   assert.equal(res.status, status);
   const j = await res.json();
   assert.equal(j.error.code, code);
   assert.ok(j.error.message.length > 5);
+  if (hint) assert.match(j.error.hint, hint);
 }
 
 describe('http: read endpoints', () => {
@@ -84,11 +86,26 @@ describe('http: read endpoints', () => {
     assert.equal(r.headers.get('x-model-hash'), 'ff'.repeat(32));
     assert.equal(r.headers.get('x-model-round'), '1');
     assert.equal(r.headers.get('x-model-version'), '1');
+    assert.equal(r.headers.get('content-disposition'), `attachment; filename="flnode-model-r1-${'ff'.repeat(6)}.zip"`);
     const files = unzipSync(new Uint8Array(await r.arrayBuffer()));
     assert.deepEqual(Object.keys(files).sort(), ['model.json', 'weights.bin']);
     hasModel = false;
     await expectError(await fetch(`${url}/api/model`), 404, 'NO_MODEL');
     hasModel = true;
+  });
+  it('GET /api/model/card describes the current model: round, size, dataset, task, AUC of that round', async () => {
+    const card = await (await fetch(`${url}/api/model/card`)).json();
+    assert.deepEqual(card, {
+      available: true, round: 1, hash: 'ff'.repeat(32), fileName: `flnode-model-r1-${'ff'.repeat(6)}.zip`, parameters: 9,
+      dataset: 'pneumoniamnist', task: 'binary', testAuc: 0.9, testAcc: 0.8, valAuc: null, uploaded: false,
+    });
+    // a validation AUC in the round summary (recorded by newer engines) is shown; uploaded rounds are marked
+    Object.assign(rounds[0]!, { valAuc: 0.85, uploaded: true });
+    const card2 = await (await fetch(`${url}/api/model/card`)).json();
+    assert.equal(card2.valAuc, 0.85);
+    assert.equal(card2.uploaded, true);
+    delete (rounds[0] as { valAuc?: number }).valAuc;
+    delete rounds[0]!.uploaded;
   });
   it('unknown paths and methods are refused with JSON errors', async () => {
     await expectError(await fetch(`${url}/api/nope`), 404, 'NOT_FOUND');
@@ -113,7 +130,7 @@ describe('http: POST /api/weights', () => {
   it('refuses a missing or wrong token (401) and cross-origin requests (403)', async () => {
     const n = submitted.length;
     await expectError(await fetch(`${url}/api/weights`, { method: 'POST', body: f32(good), headers: { 'content-type': 'application/octet-stream' } }), 401, 'UNAUTHORIZED');
-    await expectError(await post(f32(good), { authorization: `Bearer ${'cd'.repeat(32)}` }), 401, 'UNAUTHORIZED');
+    await expectError(await post(f32(good), { authorization: `Bearer ${'cd'.repeat(32)}` }), 401, 'UNAUTHORIZED', /api-token file/);
     await expectError(await post(f32(good), { origin: 'http://evil.example' }), 403, 'CROSS_ORIGIN');
     await expectError(await post(f32(good), { 'sec-fetch-site': 'cross-site' }), 403, 'CROSS_ORIGIN');
     await expectError(await post(f32(good), { origin: 'null' }), 403, 'CROSS_ORIGIN');
@@ -124,18 +141,18 @@ describe('http: POST /api/weights', () => {
   });
   it('refuses wrong sizes, wrong shapes, non-finite values, bad zips, oversized bodies and other media types', async () => {
     const n = submitted.length;
-    await expectError(await post(f32(good.slice(1))), 400, 'WRONG_SIZE');
-    await expectError(await post(f32(good), { 'x-weight-shapes': '[[3,2],[3]]' }), 400, 'BAD_SHAPES');
-    await expectError(await post(f32([...good.slice(0, 8), NaN])), 400, 'NOT_FINITE');
+    await expectError(await post(f32(good.slice(1))), 400, 'WRONG_SIZE', /same model \(9 parameters\).*exactly 36 bytes/);
+    await expectError(await post(f32(good), { 'x-weight-shapes': '[[3,2],[3]]' }), 400, 'BAD_SHAPES', /architecture/);
+    await expectError(await post(f32([...good.slice(0, 8), NaN])), 400, 'NOT_FINITE', /diverged/);
     await expectError(await post(f32([Infinity, ...good.slice(1)])), 400, 'NOT_FINITE');
-    await expectError(await post(Buffer.from('PK\x03\x04broken'), { 'content-type': 'application/zip' }), 400, 'BAD_ZIP');
-    await expectError(await post(Buffer.alloc(8192)), 413, 'TOO_LARGE');
+    await expectError(await post(Buffer.from('PK\x03\x04broken'), { 'content-type': 'application/zip' }), 400, 'BAD_ZIP', /model\.json and weights\.bin/);
+    await expectError(await post(Buffer.alloc(8192)), 413, 'TOO_LARGE', /at most 4096 bytes/);
     // the same without a Content-Length: the limit holds while streaming
     const chunks = Array.from({ length: 8 }, () => new Uint8Array(1024));
     const stream = new ReadableStream<Uint8Array>({ pull: (c) => (chunks.length ? c.enqueue(chunks.shift()!) : c.close()) });
     const streamed = await fetch(`${url}/api/weights`, { method: 'POST', body: stream, duplex: 'half', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' } } as RequestInit);
     await expectError(streamed, 413, 'TOO_LARGE');
-    await expectError(await post('{"w":[1]}', { 'content-type': 'application/json' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    await expectError(await post('{"w":[1]}', { 'content-type': 'application/json' }), 415, 'UNSUPPORTED_MEDIA_TYPE', /\.f32/);
     assert.equal(submitted.length, n, 'nothing reached the node');
   });
 });
@@ -164,12 +181,14 @@ describe('http: DNS rebinding and the OpenAPI document', () => {
   it('openapi.yaml documents exactly the endpoints served, with the upload error codes', async () => {
     const spec = parse(readFileSync(new URL('../../node/http/openapi.yaml', import.meta.url), 'utf8'));
     assert.equal(spec.openapi, '3.1.0');
-    assert.deepEqual(Object.keys(spec.paths).sort(), ['/', '/api/events', '/api/metrics', '/api/model', '/api/rounds', '/api/status', '/api/weights']);
+    assert.deepEqual(Object.keys(spec.paths).sort(), ['/', '/api/events', '/api/metrics', '/api/model', '/api/model/card', '/api/rounds', '/api/status', '/api/weights']);
     for (const [path, ops] of Object.entries<Record<string, unknown>>(spec.paths)) {
       if (!('get' in ops) || path === '/api/events') continue;
       assert.equal((await fetch(url + path)).status, 200, path);
     }
     assert.deepEqual(Object.keys(spec.paths['/api/weights'].post.responses).sort(), ['202', '400', '401', '403', '413', '415']);
     assert.deepEqual(Object.keys(spec.paths['/api/model'].get.responses['200'].headers).sort(), ['Content-Disposition', 'X-Model-Hash', 'X-Model-Round', 'X-Model-Version']);
+    const card = await (await fetch(`${url}/api/model/card`)).json();
+    assert.deepEqual(Object.keys(card).sort(), [...spec.components.schemas.ModelCard.required].sort(), 'the card has exactly the documented fields');
   });
 });
