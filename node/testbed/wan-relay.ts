@@ -144,12 +144,16 @@ export class WanRelay {
       server.once('error', rej);
       server.listen(opts.port ?? 0, '127.0.0.1', () => res());
     });
+    void relay.port;
     return relay;
   }
 
+  /** The listen port on 127.0.0.1 (kept after close, for audits). */
   get port(): number {
-    return (this.server.address() as { port: number }).port;
+    return (this.listenPort ??= (this.server.address() as { port: number }).port);
   }
+
+  private listenPort: number | undefined;
 
   get isCut(): boolean {
     return this.down;
