@@ -40,11 +40,19 @@ const SLICE = 16 * 1024;
 
 const emptyDirection = (): DirectionStats => ({ received: 0, delivered: 0, dropped: 0, minDelayMs: Infinity, maxDelayMs: 0 });
 
+/**
+ * The pacing state of one bottleneck. Each direction of each connection has its own unless the
+ * caller passes a shared one (e.g. one per site's uplink, shared by all its links).
+ */
+export class Bottleneck {
+  /** performance.now() at which the last queued byte leaves the bottleneck. */
+  lastFinish = 0;
+}
+
 /** One direction of one connection: a FIFO of chunks with their delivery times and one timer. */
 class Pipe {
   private queue: { data: Buffer; readAt: number; deliverAt: number }[] = [];
   private queued = 0;
-  private lastFinish = 0;
   private timer: NodeJS.Timeout | null = null;
   private ended = false;
   private dead = false;
@@ -53,6 +61,7 @@ class Pipe {
     private readonly to: Socket,
     private readonly relay: WanRelay,
     private readonly stats: DirectionStats,
+    private readonly bottleneck: Bottleneck,
   ) {
     from.on('data', (buf: Buffer) => this.push(buf));
     from.on('end', () => {
@@ -71,8 +80,9 @@ class Pipe {
     const bytesPerMs = this.relay.shape.rateBps / 8000;
     for (let o = 0; o < buf.length; o += SLICE) {
       const data = buf.subarray(o, o + SLICE);
-      this.lastFinish = Math.max(now, this.lastFinish) + data.length / bytesPerMs;
-      this.queue.push({ data, readAt: now, deliverAt: this.lastFinish + this.relay.shape.rttMs / 2 });
+      const b = this.bottleneck;
+      b.lastFinish = Math.max(now, b.lastFinish) + data.length / bytesPerMs;
+      this.queue.push({ data, readAt: now, deliverAt: b.lastFinish + this.relay.shape.rttMs / 2 });
       this.queued += data.length;
     }
     // a bounded link buffer: the bandwidth-delay product plus 256 KiB, then TCP backpressure
@@ -114,6 +124,7 @@ class Pipe {
     for (const c of this.queue) this.stats.dropped += c.data.length;
     this.queue = [];
     this.queued = 0;
+    this.from.resume(); // keep reading (to drop) so the peer's FIN is seen
   }
 }
 
@@ -121,6 +132,9 @@ export interface WanRelayOptions extends LinkShape {
   target: { host: string; port: number };
   /** Listen port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
+  /** Shared bottlenecks for client → target and target → client (default: one per connection and direction). */
+  upBottleneck?: Bottleneck;
+  downBottleneck?: Bottleneck;
 }
 
 export class WanRelay {
@@ -128,17 +142,19 @@ export class WanRelay {
   /** performance.now() until which nothing is delivered. */
   stalledUntil = 0;
   private down = false;
+  private readonly refused = new Set<Socket>();
   private readonly pairs = new Set<{ client: Socket; upstream: Socket; pipes: Pipe[] }>();
   private constructor(
     private readonly server: Server,
     readonly shape: LinkShape,
     readonly target: { host: string; port: number },
+    private readonly bottlenecks: { up?: Bottleneck; down?: Bottleneck },
   ) {}
 
   static async start(opts: WanRelayOptions): Promise<WanRelay> {
     if (!(opts.rttMs >= 0) || !(opts.rateBps > 0)) throw new Error(`wan relay: rtt must be ≥ 0 and rate > 0 (got ${opts.rttMs} ms, ${opts.rateBps} bit/s)`);
     const server = createServer({ allowHalfOpen: true, noDelay: true });
-    const relay = new WanRelay(server, { rttMs: opts.rttMs, rateBps: opts.rateBps }, opts.target);
+    const relay = new WanRelay(server, { rttMs: opts.rttMs, rateBps: opts.rateBps }, opts.target, { up: opts.upBottleneck, down: opts.downBottleneck });
     server.on('connection', (c) => relay.accept(c));
     await new Promise<void>((res, rej) => {
       server.once('error', rej);
@@ -161,7 +177,11 @@ export class WanRelay {
 
   private accept(client: Socket): void {
     if (this.down) {
+      // read (and discard) so the peer's FIN is seen and the socket closes; close() destroys leftovers
+      this.refused.add(client);
+      client.once('close', () => this.refused.delete(client));
       client.on('error', () => undefined);
+      client.resume();
       client.end();
       return;
     }
@@ -170,7 +190,7 @@ export class WanRelay {
     const pair = { client, upstream, pipes: [] as Pipe[] };
     this.pairs.add(pair);
     upstream.once('connect', () => this.stats.upstreamPorts.push(upstream.localPort!));
-    pair.pipes.push(new Pipe(client, upstream, this, this.stats.up), new Pipe(upstream, client, this, this.stats.down));
+    pair.pipes.push(new Pipe(client, upstream, this, this.stats.up, this.bottlenecks.up ?? new Bottleneck()), new Pipe(upstream, client, this, this.stats.down, this.bottlenecks.down ?? new Bottleneck()));
     const fail = () => {
       client.destroy();
       upstream.destroy();
@@ -211,6 +231,7 @@ export class WanRelay {
       p.client.destroy();
       p.upstream.destroy();
     }
+    for (const c of this.refused) c.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createConnection } from 'node:net';
 import type { ConnectionTraffic } from '../p2p/traffic.ts';
-import { parseDuration, parseRate, WanRelay, type LinkShape } from './wan-relay.ts';
+import { Bottleneck, parseDuration, parseRate, WanRelay, type LinkShape } from './wan-relay.ts';
 
 export interface WanSpec extends LinkShape {
   /** Links of `faultSite` stall for `forMs` starting `atMs` after the nodes start. */
@@ -14,16 +14,23 @@ export interface WanSpec extends LinkShape {
   cut?: { atMs: number; forMs: number };
   /** Site whose links the faults hit (default: the last). */
   faultSite?: number;
+  /**
+   * 'link' (default): every ordered pair of sites has its own rate each way. 'site': a site's
+   * outgoing bytes to all its peers share one bottleneck of that rate (its uplink).
+   */
+  uplink?: 'link' | 'site';
 }
 
-/** "rtt=40ms,rate=100mbit[,stall=3s@10s][,cut=5s@20s][,site=2]" */
+/** "rtt=40ms,rate=100mbit[,uplink=site][,stall=3s@10s][,cut=5s@20s][,site=2]" */
 export function parseWanSpec(v: string): WanSpec {
   const kv = new Map(v.split(',').map((p) => p.trim()).filter(Boolean).map((p) => {
     const i = p.indexOf('=');
     if (i < 0) throw new Error(`--wan: "${p}" is not key=value`);
     return [p.slice(0, i), p.slice(i + 1)] as const;
   }));
-  for (const k of kv.keys()) if (!['rtt', 'rate', 'stall', 'cut', 'site'].includes(k)) throw new Error(`--wan: unknown key "${k}" (rtt, rate, stall, cut, site)`);
+  for (const k of kv.keys()) if (!['rtt', 'rate', 'uplink', 'stall', 'cut', 'site'].includes(k)) throw new Error(`--wan: unknown key "${k}" (rtt, rate, uplink, stall, cut, site)`);
+  const uplink = kv.get('uplink');
+  if (uplink !== undefined && uplink !== 'link' && uplink !== 'site') throw new Error(`--wan uplink=${uplink}: use uplink=link or uplink=site`);
   if (!kv.has('rtt') || !kv.has('rate')) throw new Error('--wan needs rtt=… and rate=… (e.g. rtt=40ms,rate=100mbit)');
   const fault = (k: string) => {
     const f = kv.get(k);
@@ -33,7 +40,7 @@ export function parseWanSpec(v: string): WanSpec {
     return { forMs: parseDuration(m[1]!), atMs: parseDuration(m[2]!) };
   };
   const site = kv.get('site');
-  return { rttMs: parseDuration(kv.get('rtt')!), rateBps: parseRate(kv.get('rate')!), stall: fault('stall'), cut: fault('cut'), faultSite: site === undefined ? undefined : Number(site) };
+  return { rttMs: parseDuration(kv.get('rtt')!), rateBps: parseRate(kv.get('rate')!), stall: fault('stall'), cut: fault('cut'), faultSite: site === undefined ? undefined : Number(site), ...(uplink ? { uplink } : {}) };
 }
 
 export interface LinkAudit {
@@ -69,9 +76,11 @@ export class WanLinks {
   /** Starts one relay for every ordered pair of the sites' listen ports. */
   static async start(spec: WanSpec, ports: number[]): Promise<WanLinks> {
     const relays = [];
+    // uplink=site: relay i→j's up direction and relay j→i's down direction both carry i's bytes
+    const uplinks = ports.map(() => (spec.uplink === 'site' ? new Bottleneck() : undefined));
     for (let i = 0; i < ports.length; i++) {
       for (let j = 0; j < ports.length; j++) {
-        if (i !== j) relays.push({ from: i, to: j, relay: await WanRelay.start({ target: { host: '127.0.0.1', port: ports[j]! }, rttMs: spec.rttMs, rateBps: spec.rateBps }) });
+        if (i !== j) relays.push({ from: i, to: j, relay: await WanRelay.start({ target: { host: '127.0.0.1', port: ports[j]! }, rttMs: spec.rttMs, rateBps: spec.rateBps, upBottleneck: uplinks[i], downBottleneck: uplinks[j] }) });
       }
     }
     return new WanLinks(spec, relays);

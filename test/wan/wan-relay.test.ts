@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { parseDuration, parseRate, WanRelay } from '../../node/testbed/wan-relay.ts';
+import { Bottleneck, parseDuration, parseRate, WanRelay } from '../../node/testbed/wan-relay.ts';
 
 interface Sink {
   server: Server;
@@ -110,6 +110,23 @@ describe('wan relay', function () {
     assert.equal(relay.stats.up.delivered, payload.length);
     assert.ok(relay.stats.up.minDelayMs >= rttMs / 2);
     console.log(`      1 MiB at 20 Mbit/s, rtt 80 ms: ${elapsed.toFixed(0)} ms (floor ${minMs.toFixed(0)}), smallest write→arrival ${minSlack.toFixed(1)} ms, achieved ${((payload.length * 8) / elapsed / 1000).toFixed(1)} Mbit/s`);
+  });
+
+  it('relays sharing a bottleneck (a site uplink) share its rate: 2 × 512 KiB at once take ≥ 1 MiB/rate', async () => {
+    const rateBps = 20e6;
+    const target = await sink();
+    const shared = new Bottleneck();
+    const relays = [await WanRelay.start({ target: { host: '127.0.0.1', port: target.port }, rttMs: 10, rateBps, upBottleneck: shared }), await WanRelay.start({ target: { host: '127.0.0.1', port: target.port }, rttMs: 10, rateBps, upBottleneck: shared })];
+    cleanup.push(() => Promise.all(relays.map((r) => r.close())).then(() => undefined), () => new Promise<void>((r) => target.server.close(() => r())));
+    const clients = await Promise.all(relays.map((r) => connect(r.port)));
+    cleanup.push(() => clients.forEach((c) => c.destroy()));
+    const half = 512 * 1024;
+    const t0 = performance.now();
+    for (const c of clients) c.write(randomBytes(half));
+    await until(() => target.conns.length === 2 && target.conns.every((c) => c.arrivals.at(-1)?.bytes === half));
+    const elapsed = Math.max(...target.conns.map((c) => c.arrivals.at(-1)!.at)) - t0;
+    const floor = (2 * half * 8 * 1000) / rateBps;
+    assert.ok(elapsed >= floor, `2 × 512 KiB over one shared 20 Mbit/s bottleneck took ${elapsed.toFixed(1)} ms < ${floor.toFixed(1)} ms`);
   });
 
   it('delays both directions: an echo round trip takes ≥ rtt, and the byte counts match each way', async () => {

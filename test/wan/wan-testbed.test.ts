@@ -20,6 +20,8 @@ describe('wan testbed: 3 sites through relays', function () {
   it('parses the --wan spec and rejects bad ones', () => {
     assert.deepEqual(parseWanSpec('rtt=40ms,rate=100mbit'), { rttMs: 40, rateBps: 100e6, stall: undefined, cut: undefined, faultSite: undefined });
     assert.deepEqual(parseWanSpec('rtt=150ms,rate=20mbit,stall=3s@10s,cut=5s@20s,site=1'), { rttMs: 150, rateBps: 20e6, stall: { forMs: 3000, atMs: 10000 }, cut: { forMs: 5000, atMs: 20000 }, faultSite: 1 });
+    assert.equal(parseWanSpec('rtt=40ms,rate=100mbit,uplink=site').uplink, 'site');
+    assert.throws(() => parseWanSpec('rtt=40ms,rate=100mbit,uplink=shared'), /uplink=link or uplink=site/);
     assert.throws(() => parseWanSpec('rtt=40ms'), /needs rtt=… and rate=…/);
     assert.throws(() => parseWanSpec('rtt=40ms,rate=100mbit,loss=1%'), /unknown key "loss"/);
     assert.throws(() => parseWanSpec('rtt=40ms,rate=100mbit,stall=3s'), /DURATION@START/);
