@@ -39,6 +39,12 @@ export interface Libp2pNetworkOptions {
 /** "ip4/127.0.0.1/tcp/4001" of a multiaddr, without its /p2p part. */
 const hostPort = (a: ReturnType<typeof multiaddr>): string => a.getComponents().filter((c) => c.name !== 'p2p').map((c) => `${c.name}/${c.value ?? ''}`).join('/');
 
+/** A connection gater that lets libp2p dial only the transport addresses of `peers`. */
+export function onlyDialGater(peers: string[]): { denyDialMultiaddr: (a: ReturnType<typeof multiaddr>) => boolean } {
+  const dialable = new Set(peers.map((p) => hostPort(multiaddr(p))));
+  return { denyDialMultiaddr: (a) => !dialable.has(hostPort(a)) };
+}
+
 // Each gossip message is an 8-byte random nonce followed by one signed envelope. Gossip dedupes
 // byte-identical messages, so the nonce lets a node deliberately re-send an envelope (a key
 // announcement or a cryptogram a late peer missed); the envelope itself is what is validated.
@@ -57,13 +63,12 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
   }
 
   const onlyDial = opts.onlyDialPeers ?? process.env.FLNODE_ONLY_DIAL_PEERS === '1';
-  const dialable = new Set(peerAddrs.map(hostPort));
   const trafficFile = opts.trafficFile ?? process.env.FLNODE_TRAFFIC_FILE;
   const traffic = trafficFile ? new TrafficCounter() : null;
   const node: Libp2p<{ pubsub: GossipSub; identify: unknown }> = await createLibp2p({
     privateKey: opts.identity.privateKey,
     addresses: { listen: opts.listen },
-    ...(onlyDial ? { connectionGater: { denyDialMultiaddr: (a) => !dialable.has(hostPort(a)) } } : {}),
+    ...(onlyDial ? { connectionGater: onlyDialGater(opts.peers) } : {}),
     ...(traffic ? { metrics: () => traffic.metrics() } : {}),
     transports: [tcp()],
     connectionEncrypters: [noise()],

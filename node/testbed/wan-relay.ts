@@ -85,9 +85,14 @@ class Pipe {
       this.queue.push({ data, readAt: now, deliverAt: b.lastFinish + this.relay.shape.rttMs / 2 });
       this.queued += data.length;
     }
-    // a bounded link buffer: the bandwidth-delay product plus 256 KiB, then TCP backpressure
-    if (this.queued > (bytesPerMs * this.relay.shape.rttMs) + 256 * 1024) this.from.pause();
+    // a bounded link buffer (bytes in flight plus a queue): the bandwidth-delay product plus
+    // 256 KiB, then TCP backpressure on the sender until it is half empty
+    if (this.queued > this.limit()) this.from.pause();
     this.pump();
+  }
+
+  private limit(): number {
+    return (this.relay.shape.rateBps / 8000) * this.relay.shape.rttMs + 256 * 1024;
   }
 
   /** Delivers every due chunk and arms the timer for the next one. */
@@ -108,7 +113,7 @@ class Pipe {
       this.stats.minDelayMs = Math.min(this.stats.minDelayMs, now - c.readAt);
       this.stats.maxDelayMs = Math.max(this.stats.maxDelayMs, now - c.readAt);
     }
-    if (this.from.isPaused() && this.queued < 64 * 1024) this.from.resume();
+    if (this.from.isPaused() && this.queued < this.limit() / 2) this.from.resume();
     if (this.queue.length) {
       this.timer = setTimeout(() => this.pump(), Math.max(0, Math.max(this.queue[0]!.deliverAt, gate) - now));
     } else if (this.ended && this.to.writable) {

@@ -66,3 +66,16 @@ describe('wan testbed: 3 sites through relays', function () {
     console.log(`      ${audit.links.length} links, ${conns} connection ends, ${(audit.relaysDelivered / 1e6).toFixed(2)} MB through relays, nodes wrote ${(audit.nodesSent / 1e6).toFixed(2)} MB, read ${(audit.nodesReceived / 1e6).toFixed(2)} MB; min one-way ${audit.minOneWayMs.toFixed(1)} ms; wall ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
 });
+
+describe('only-dial-peers gater', () => {
+  it('denies an address learned through identify (the peer\'s own listen address), allows its relay', async () => {
+    const { onlyDialGater } = await import('../../node/p2p/libp2p-network.ts');
+    const { multiaddr } = await import('@multiformats/multiaddr');
+    const id = '12D3KooWEP1uQmaXfDcvF9ika86d3Rqt9MYu2GA39RJ8NgVcWybz';
+    const g = onlyDialGater([`/ip4/127.0.0.1/tcp/6000/p2p/${id}`]);
+    assert.equal(g.denyDialMultiaddr(multiaddr(`/ip4/127.0.0.1/tcp/6000/p2p/${id}`)), false);
+    assert.equal(g.denyDialMultiaddr(multiaddr('/ip4/127.0.0.1/tcp/6000')), false);
+    assert.equal(g.denyDialMultiaddr(multiaddr(`/ip4/127.0.0.1/tcp/5000/p2p/${id}`)), true, 'direct listen address');
+    assert.equal(g.denyDialMultiaddr(multiaddr(`/ip4/10.0.0.7/tcp/6000/p2p/${id}`)), true, 'same port, other host');
+  });
+});
