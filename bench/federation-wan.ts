@@ -3,7 +3,7 @@
 // For each spec and site count: round time and phases from round 2 on (round 1 includes start-up),
 // the part that is not local training, bytes per round through the relays, the audit that the
 // nodes' own byte counts match the relays', and a probe of what one relay delivers (RTT, rate).
-// Writes bench/results/wan-<date>.json and .md.
+// Writes bench/results/wan-<date>-sites-<list>.json and .md.
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -90,7 +90,8 @@ export async function wanBench(): Promise<void> {
     }
   }
   const day = out.date.slice(0, 10);
-  writeFileSync(`bench/results/wan-${day}.json`, JSON.stringify(out, null, 2) + '\n');
+  const name = `wan-${day}-sites-${sites.join('-')}`;
+  writeFileSync(`bench/results/${name}.json`, JSON.stringify(out, null, 2) + '\n');
   const rows = out.runs.map((r) => `| ${r.nodes} | ${r.wan ? `${r.wan.rtt_ms} ms / ${r.wan.rate_mbit} Mbit/s${r.wan.uplink === 'site' ? ' (site uplink)' : ''}` : 'loopback'} | ${r.steady?.round_s ?? '-'} | ${r.steady?.training_max_s ?? '-'} | **${r.steady?.non_training_s ?? '-'}** | ${['keys', 'masking', 'collecting', 'aggregating', 'verifying'].map((k) => r.phase_s_mean[k] ?? '-').join(' / ')} | ${r.mb_per_round ?? '-'} | ${r.audit ? `${r.audit.bypass} bypass; nodes wrote ${r.audit.nodes_sent} B, relays read ${r.audit.relays_received} B` : '-'} | ${r.load_before[0]} |`);
   const md = [
     `# Rounds over an emulated WAN (${day})`,
@@ -106,6 +107,6 @@ export async function wanBench(): Promise<void> {
     ...rows,
     '',
   ].join('\n');
-  writeFileSync(`bench/results/wan-${day}.md`, md);
+  writeFileSync(`bench/results/${name}.md`, md);
   say(md);
 }
