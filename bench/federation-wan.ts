@@ -21,7 +21,7 @@ interface WanRun {
   steady: { round_s: number; training_max_s: number; non_training_s: number } | null;
   phase_s_mean: Record<string, number>;
   mb_per_round: number | null;
-  audit: { bypass: number; nodes_sent: number; relays_received: number; nodes_received: number; relays_delivered: number; min_one_way_ms: number } | null;
+  audit: { bypass: number; nodes_sent: number; relays_received: number; nodes_received: number; relays_delivered: number; min_one_way_ms: number; max_one_way_ms: number } | null;
   load_before: number[];
 }
 
@@ -60,7 +60,7 @@ async function runOne(wan: WanSpec | undefined, nodes: number, rounds: number, d
     steady: steadyS.length ? { round_s: r2(mean(steadyS)), training_max_s: r2(mean(trainMax)), non_training_s: r2(mean(steadyS.map((x, i) => x - trainMax[i]!))) } : null,
     phase_s_mean: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, r2(mean(v))])),
     mb_per_round: audit ? r2(audit.relaysDelivered / 1e6 / rounds) : null,
-    audit: audit ? { bypass: audit.bypass.length, nodes_sent: audit.nodesSent, relays_received: audit.relaysReceived, nodes_received: audit.nodesReceived, relays_delivered: audit.relaysDelivered, min_one_way_ms: r2(audit.minOneWayMs) } : null,
+    audit: audit ? { bypass: audit.bypass.length, nodes_sent: audit.nodesSent, relays_received: audit.relaysReceived, nodes_received: audit.nodesReceived, relays_delivered: audit.relaysDelivered, min_one_way_ms: r2(audit.minOneWayMs), max_one_way_ms: r2(audit.maxOneWayMs) } : null,
     load_before,
   };
 }
@@ -80,33 +80,37 @@ export async function wanBench(): Promise<void> {
     out.probes.push(p);
     say(`probe rtt=${w.rttMs}ms rate=${w.rateBps / 1e6}mbit: measured RTT min ${p.rttMs.min} ms / median ${p.rttMs.median} ms, rate ${p.rateMbit} Mbit/s over ${p.bytes >> 20} MiB`);
   }
+  const write = () => {
+    const day = out.date.slice(0, 10);
+    const name = `wan-${day}-sites-${sites.join('-')}`;
+    writeFileSync(`bench/results/${name}.json`, JSON.stringify(out, null, 2) + '\n');
+    const rows = out.runs.map((r) => `| ${r.nodes} | ${r.wan ? `${r.wan.rtt_ms} ms / ${r.wan.rate_mbit} Mbit/s${r.wan.uplink === 'site' ? ' (site uplink)' : ''}` : 'loopback'} | ${r.steady?.round_s ?? '-'} | ${r.steady?.training_max_s ?? '-'} | **${r.steady?.non_training_s ?? '-'}** | ${['keys', 'masking', 'collecting', 'aggregating', 'verifying'].map((k) => r.phase_s_mean[k] ?? '-').join(' / ')} | ${r.mb_per_round ?? '-'} | ${r.audit ? `${r.audit.bypass} bypass; nodes wrote ${r.audit.nodes_sent} B, relays read ${r.audit.relays_received} B; one-way ${r.audit.min_one_way_ms}–${r.audit.max_one_way_ms} ms` : '-'} | ${r.load_before[0]} |`);
+    const md = [
+      `# Rounds over an emulated WAN (${day})`,
+      '',
+      `Command: \`${command}\` at commit ${commit}. Data: ${out.dataset}. Rounds 2..${rounds} (round 1 includes start-up). Every connection between two sites crosses a relay on loopback (delay rtt/2 each way, paced to the rate).`,
+      '',
+      '| configured | measured RTT min / median (ms) | measured rate (Mbit/s) |',
+      '|---|---|---|',
+      ...(out.probes as Awaited<ReturnType<typeof probeLink>>[]).map((p) => `| ${p.configured.rttMs} ms / ${p.configured.rateMbit} Mbit/s | ${p.rttMs.min} / ${p.rttMs.median} | ${p.rateMbit} |`),
+      '',
+      '| sites | link | round (s) | training, slowest (s) | not training (s) | keys / masking / collecting / aggregating / verifying, mean per node (s) | MB per round | relay audit | load (1 min) |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows,
+      '',
+    ].join('\n');
+    writeFileSync(`bench/results/${name}.md`, md);
+    return md;
+  };
   for (const n of sites) {
     for (const w of [...(baseline ? [undefined] : []), ...specs]) {
       const label = w ? `rtt ${w.rttMs} ms, ${w.rateBps / 1e6} Mbit/s${w.uplink === 'site' ? ' per site uplink' : ''}` : 'loopback';
       say(`${n} sites, ${label}, ${rounds} rounds (load ${loadavg().map(r2).join(' ')}) ...`);
       const r = await runOne(w, n, rounds, data, samples);
       out.runs.push(r);
+      write(); // after every run, so a stopped bench keeps what it measured
       say(`  steady round ${r.steady?.round_s} s, of which not training ${r.steady?.non_training_s} s; phases ${JSON.stringify(r.phase_s_mean)}; ${r.mb_per_round ?? '-'} MB/round via relays; bypass ${r.audit?.bypass ?? '-'}; same hash ${r.identical_hashes}`);
     }
   }
-  const day = out.date.slice(0, 10);
-  const name = `wan-${day}-sites-${sites.join('-')}`;
-  writeFileSync(`bench/results/${name}.json`, JSON.stringify(out, null, 2) + '\n');
-  const rows = out.runs.map((r) => `| ${r.nodes} | ${r.wan ? `${r.wan.rtt_ms} ms / ${r.wan.rate_mbit} Mbit/s${r.wan.uplink === 'site' ? ' (site uplink)' : ''}` : 'loopback'} | ${r.steady?.round_s ?? '-'} | ${r.steady?.training_max_s ?? '-'} | **${r.steady?.non_training_s ?? '-'}** | ${['keys', 'masking', 'collecting', 'aggregating', 'verifying'].map((k) => r.phase_s_mean[k] ?? '-').join(' / ')} | ${r.mb_per_round ?? '-'} | ${r.audit ? `${r.audit.bypass} bypass; nodes wrote ${r.audit.nodes_sent} B, relays read ${r.audit.relays_received} B` : '-'} | ${r.load_before[0]} |`);
-  const md = [
-    `# Rounds over an emulated WAN (${day})`,
-    '',
-    `Command: \`${command}\` at commit ${commit}. Data: ${out.dataset}. Rounds 2..${rounds} (round 1 includes start-up). Every connection between two sites crosses a relay on loopback (delay rtt/2 each way, paced to the rate).`,
-    '',
-    '| configured | measured RTT min / median (ms) | measured rate (Mbit/s) |',
-    '|---|---|---|',
-    ...(out.probes as Awaited<ReturnType<typeof probeLink>>[]).map((p) => `| ${p.configured.rttMs} ms / ${p.configured.rateMbit} Mbit/s | ${p.rttMs.min} / ${p.rttMs.median} | ${p.rateMbit} |`),
-    '',
-    '| sites | link | round (s) | training, slowest (s) | not training (s) | keys / masking / collecting / aggregating / verifying, mean per node (s) | MB per round | relay audit | load (1 min) |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...rows,
-    '',
-  ].join('\n');
-  writeFileSync(`bench/results/${name}.md`, md);
-  say(md);
+  say(write());
 }

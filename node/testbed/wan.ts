@@ -62,8 +62,9 @@ export interface WanAudit {
   relaysReceived: number;
   nodesReceived: number;
   relaysDelivered: number;
-  /** Smallest observed read→deliver time over all relays, ms, and the configured rtt/2. */
+  /** Smallest and largest observed read→deliver time over all relays, ms (≥ rtt/2; above it = queueing at the rate). */
   minOneWayMs: number;
+  maxOneWayMs: number;
 }
 
 export class WanLinks {
@@ -113,7 +114,7 @@ export class WanLinks {
   /** Matches each node's own per-connection counts (traffic files) against the relays'. */
   audit(trafficFiles: string[]): WanAudit {
     const traffic = trafficFiles.map((f) => (JSON.parse(readFileSync(f, 'utf8')) as { connections: ConnectionTraffic[] }).connections);
-    const audit: WanAudit = { links: [], bypass: [], nodesSent: 0, relaysReceived: 0, nodesReceived: 0, relaysDelivered: 0, minOneWayMs: Infinity };
+    const audit: WanAudit = { links: [], bypass: [], nodesSent: 0, relaysReceived: 0, nodesReceived: 0, relaysDelivered: 0, minOneWayMs: Infinity, maxOneWayMs: 0 };
     const claimed = new Set<ConnectionTraffic>();
     for (const { from, to, relay } of this.relays) {
       const s = relay.stats;
@@ -125,6 +126,7 @@ export class WanLinks {
       audit.relaysReceived += s.up.received + s.down.received;
       audit.relaysDelivered += s.up.delivered + s.down.delivered;
       audit.minOneWayMs = Math.min(audit.minOneWayMs, s.up.minDelayMs, s.down.minDelayMs);
+      audit.maxOneWayMs = Math.max(audit.maxOneWayMs, s.up.maxDelayMs, s.down.maxDelayMs);
     }
     for (const [node, conns] of traffic.entries()) {
       for (const c of conns) {
