@@ -20,7 +20,7 @@ interface WanRun {
   /** Rounds ≥ 2: wall time per round, the slowest participant's training, and the rest. */
   steady: { round_s: number; training_max_s: number; non_training_s: number } | null;
   phase_s_mean: Record<string, number>;
-  mb_per_round: number | null;
+  mb_per_round: number;
   audit: { bypass: number; nodes_sent: number; relays_received: number; nodes_received: number; relays_delivered: number; min_one_way_ms: number; max_one_way_ms: number } | null;
   load_before: number[];
 }
@@ -31,7 +31,7 @@ const r2 = (x: number) => +x.toFixed(2);
 async function runOne(wan: WanSpec | undefined, nodes: number, rounds: number, data: string, samples: number): Promise<WanRun> {
   const load_before = loadavg().map(r2);
   const timeouts = { heartbeatMs: 1000, livenessMs: 20000, keysMs: 60000, trainingMs: 120000, collectMs: 30000, aggregateMs: 30000 };
-  const tb = await startTestbed({ nodes, rounds, data, maxTrainSamples: samples, maxEvalSamples: samples, timeouts, wan });
+  const tb = await startTestbed({ nodes, rounds, data, maxTrainSamples: samples, maxEvalSamples: samples, timeouts, wan, countTraffic: true });
   tb.start();
   let st: NodeStatusFile[];
   try {
@@ -59,7 +59,8 @@ async function runOne(wan: WanSpec | undefined, nodes: number, rounds: number, d
     round_s: roundS.map((x) => (Number.isNaN(x) ? -1 : r2(x))),
     steady: steadyS.length ? { round_s: r2(mean(steadyS)), training_max_s: r2(mean(trainMax)), non_training_s: r2(mean(steadyS.map((x, i) => x - trainMax[i]!))) } : null,
     phase_s_mean: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, r2(mean(v))])),
-    mb_per_round: audit ? r2(audit.relaysDelivered / 1e6 / rounds) : null,
+    // bytes the nodes wrote to their connections (TCP level), all rounds and start-up, per round
+    mb_per_round: r2(tb.trafficTotals().sent / 1e6 / rounds),
     audit: audit ? { bypass: audit.bypass.length, nodes_sent: audit.nodesSent, relays_received: audit.relaysReceived, nodes_received: audit.nodesReceived, relays_delivered: audit.relaysDelivered, min_one_way_ms: r2(audit.minOneWayMs), max_one_way_ms: r2(audit.maxOneWayMs) } : null,
     load_before,
   };
@@ -94,7 +95,7 @@ export async function wanBench(): Promise<void> {
       '|---|---|---|',
       ...(out.probes as Awaited<ReturnType<typeof probeLink>>[]).map((p) => `| ${p.configured.rttMs} ms / ${p.configured.rateMbit} Mbit/s | ${p.rttMs.min} / ${p.rttMs.median} | ${p.rateMbit} |`),
       '',
-      '| sites | link | round (s) | training, slowest (s) | not training (s) | keys / masking / collecting / aggregating / verifying, mean per node (s) | MB per round | relay audit | load (1 min) |',
+      '| sites | link | round (s) | training, slowest (s) | not training (s) | keys / masking / collecting / aggregating / verifying, mean per node (s) | MB written per round (all nodes) | relay audit | load (1 min) |',
       '|---|---|---|---|---|---|---|---|---|',
       ...rows,
       '',
@@ -109,7 +110,7 @@ export async function wanBench(): Promise<void> {
       const r = await runOne(w, n, rounds, data, samples);
       out.runs.push(r);
       write(); // after every run, so a stopped bench keeps what it measured
-      say(`  steady round ${r.steady?.round_s} s, of which not training ${r.steady?.non_training_s} s; phases ${JSON.stringify(r.phase_s_mean)}; ${r.mb_per_round ?? '-'} MB/round via relays; bypass ${r.audit?.bypass ?? '-'}; same hash ${r.identical_hashes}`);
+      say(`  steady round ${r.steady?.round_s} s, of which not training ${r.steady?.non_training_s} s; phases ${JSON.stringify(r.phase_s_mean)}; ${r.mb_per_round ?? '-'} MB/round written by the nodes; bypass ${r.audit?.bypass ?? '-'}; same hash ${r.identical_hashes}`);
     }
   }
   say(write());

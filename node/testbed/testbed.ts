@@ -31,6 +31,8 @@ export interface TestbedOptions {
   env?: (i: number) => Record<string, string | undefined>;
   /** Route every connection between two sites through a WAN relay of this shape. */
   wan?: WanSpec;
+  /** Each node writes its per-connection byte counts to traffic.json (always on with wan). */
+  countTraffic?: boolean;
 }
 
 export interface TestbedNode {
@@ -106,7 +108,7 @@ export class Testbed {
   ) {
     // with --wan, site i dials site j at relay i→j; noise still authenticates j's peer id
     const addr = (from: number, to: number) => `/ip4/127.0.0.1/tcp/${links ? links.relayPort(from, to) : sites[to]!.port}/p2p/${sites[to]!.peerId}`;
-    const wanEnv = (i: number) => (links ? { FLNODE_ONLY_DIAL_PEERS: '1', FLNODE_TRAFFIC_FILE: join(sites[i]!.dir, 'traffic.json') } : {});
+    const wanEnv = (i: number) => ({ ...(links ? { FLNODE_ONLY_DIAL_PEERS: '1' } : {}), ...(links || opts.countTraffic ? { FLNODE_TRAFFIC_FILE: join(sites[i]!.dir, 'traffic.json') } : {}) });
     this.nodes = sites.map((s, i) => {
       const node: TestbedNode = {
         index: i,
@@ -153,6 +155,18 @@ export class Testbed {
   start(): void {
     for (const n of this.nodes) n.restart();
     this.links?.scheduleFaults();
+  }
+
+  /** With wan or countTraffic, after stop(): bytes all nodes wrote to and read from their connections. */
+  trafficTotals(): { sent: number; received: number } {
+    const t = { sent: 0, received: 0 };
+    for (const n of this.nodes) {
+      for (const c of (JSON.parse(readFileSync(join(n.dir, 'traffic.json'), 'utf8')) as { connections: { sent: number; received: number }[] }).connections) {
+        t.sent += c.sent;
+        t.received += c.received;
+      }
+    }
+    return t;
   }
 
   /** With --wan, after stop(): each node's own byte counts against its relays'. */
