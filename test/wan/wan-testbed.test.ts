@@ -45,25 +45,27 @@ describe('wan testbed: 3 sites through relays', function () {
       const bytes = audit.links.filter((l) => (l.from === i && l.to === j) || (l.from === j && l.to === i)).reduce((a, l) => a + l.relay.upDelivered + l.relay.downDelivered, 0);
       assert.ok(bytes > 100_000, `sites ${i} and ${j} exchanged ${bytes} bytes through their relays`);
     }
-    // per link, what each node wrote is what the relay read from it, and what it read is what the
-    // relay delivered to it, up to a close-time tail per connection: a dial aborted in a
-    // simultaneous-dial race counts its 20-byte multistream header as written although the socket
-    // was destroyed before sending it. 128 B per connection cannot hide a bypassing connection:
-    // each complete one carries a noise handshake and identify, > 1 kB each way. On the reading
-    // side, a node that exits first does not read the frames its peers sent during shutdown (still
-    // crossing the 20 ms of delay): it may read up to 64 KiB less than its relays delivered, never more.
+    // Per link, the relay read at most what each node wrote, and what a node read is at most what
+    // the relay delivered to it. They differ only by what never crossed: a dial aborted in a
+    // simultaneous-dial race counts its 20-byte multistream header as written though the socket
+    // was destroyed first; a connection hung up with a reset (a peer silent too long on a loaded
+    // machine) loses what was still buffered; a node that exits first does not read the frames
+    // still crossing the 20 ms of delay. Allowed: 128 B per connection plus 1 % of the link's
+    // bytes. A connection that bypassed the relays would also be listed in audit.bypass.
+    const within = (a: number, b: number, total: number, conns: number) => b <= a && a - b <= 128 * Math.max(1, conns) + total / 100;
     for (const l of audit.links) {
       const at = `link ${l.from}→${l.to} ${JSON.stringify(l)}`;
-      const slack = 128 * Math.max(1, l.dialer.connections + l.listener.connections);
-      assert.ok(Math.abs(l.dialer.sent - l.relay.upReceived) <= slack, `dialer wrote vs relay read: ${at}`);
-      assert.ok(Math.abs(l.listener.sent - l.relay.downReceived) <= slack, `listener wrote vs relay read: ${at}`);
-      assert.ok(l.listener.received <= l.relay.upDelivered && l.relay.upDelivered - l.listener.received <= slack + 65536, `listener read vs relay delivered: ${at}`);
-      assert.ok(l.dialer.received <= l.relay.downDelivered && l.relay.downDelivered - l.dialer.received <= slack + 65536, `dialer read vs relay delivered: ${at}`);
+      const conns = l.dialer.connections + l.listener.connections;
+      const total = l.relay.upReceived + l.relay.downReceived;
+      assert.ok(within(l.dialer.sent, l.relay.upReceived, total, conns), `dialer wrote vs relay read: ${at}`);
+      assert.ok(within(l.listener.sent, l.relay.downReceived, total, conns), `listener wrote vs relay read: ${at}`);
+      assert.ok(within(l.relay.upDelivered, l.listener.received, total, conns), `relay delivered vs listener read: ${at}`);
+      assert.ok(within(l.relay.downDelivered, l.dialer.received, total, conns), `relay delivered vs dialer read: ${at}`);
     }
     const conns = audit.links.reduce((a, l) => a + l.dialer.connections + l.listener.connections, 0);
-    assert.ok(Math.abs(audit.nodesSent - audit.relaysReceived) <= 128 * conns, `nodes wrote ${audit.nodesSent} B, relays read ${audit.relaysReceived} B`);
+    assert.ok(within(audit.nodesSent, audit.relaysReceived, audit.relaysReceived, conns), `nodes wrote ${audit.nodesSent} B, relays read ${audit.relaysReceived} B`);
     assert.ok(audit.minOneWayMs >= 20, `a relay delivered after ${audit.minOneWayMs} ms < rtt/2`);
-    console.log(`      ${audit.links.length} links, ${conns} connection ends, ${(audit.relaysDelivered / 1e6).toFixed(2)} MB through relays, nodes wrote ${(audit.nodesSent / 1e6).toFixed(2)} MB, read ${(audit.nodesReceived / 1e6).toFixed(2)} MB; min one-way ${audit.minOneWayMs.toFixed(1)} ms; wall ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`      ${audit.links.length} links, ${conns} connection ends, relays read ${audit.relaysReceived} B and delivered ${audit.relaysDelivered} B, nodes wrote ${audit.nodesSent} B and read ${audit.nodesReceived} B; min one-way ${audit.minOneWayMs.toFixed(1)} ms; wall ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
 });
 
