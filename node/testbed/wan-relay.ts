@@ -240,17 +240,3 @@ export class WanRelay {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 }
-
-/** Parses "40ms", "1.5s", "0" into ms. */
-export function parseDuration(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v.trim());
-  if (!m) throw new Error(`not a duration: "${v}" (e.g. 40ms, 3s)`);
-  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
-}
-
-/** Parses "100mbit", "20Mbit", "512kbit", "1gbit" into bits per second. */
-export function parseRate(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(k|m|g)?bit$/i.exec(v.trim());
-  if (!m) throw new Error(`not a rate: "${v}" (e.g. 100mbit, 20mbit)`);
-  return Number(m[1]) * ({ k: 1e3, m: 1e6, g: 1e9 }[(m[2] ?? '').toLowerCase()] ?? 1);
-}

@@ -2,10 +2,9 @@
 // fault schedule, the audit that every connection a node had crossed a relay with byte counts that
 // match, and a probe that measures what a relay actually delivers (RTT, rate).
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import type { ConnectionTraffic } from '../p2p/traffic.ts';
-import { Bottleneck, parseDuration, parseRate, WanRelay, type LinkShape } from './wan-relay.ts';
+import { Bottleneck, WanRelay, type LinkShape } from './wan-relay.ts';
 
 export interface WanSpec extends LinkShape {
   /** Links of `faultSite` stall for `forMs` starting `atMs` after the nodes start. */
@@ -201,4 +200,18 @@ export async function probeLink(shape: LinkShape, bytes = 4 << 20, pings = 7): P
     await relay.close();
     await new Promise<void>((r) => server.close(() => r()));
   }
+}
+
+/** Parses "40ms", "1.5s", "0" into ms. */
+export function parseDuration(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v.trim());
+  if (!m) throw new Error(`not a duration: "${v}" (e.g. 40ms, 3s)`);
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+}
+
+/** Parses "100mbit", "20Mbit", "512kbit", "1gbit" into bits per second. */
+export function parseRate(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(k|m|g)?bit$/i.exec(v.trim());
+  if (!m) throw new Error(`not a rate: "${v}" (e.g. 100mbit, 20mbit)`);
+  return Number(m[1]) * ({ k: 1e3, m: 1e6, g: 1e9 }[(m[2] ?? '').toLowerCase()] ?? 1);
 }

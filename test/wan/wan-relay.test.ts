@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { Bottleneck, parseDuration, parseRate, WanRelay } from '../../node/testbed/wan-relay.ts';
+import { parseDuration, parseRate } from '../../node/testbed/wan.ts';
+import { Bottleneck, WanRelay } from '../../node/testbed/wan-relay.ts';
 
 interface Sink {
   server: Server;
