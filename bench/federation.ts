@@ -2,6 +2,7 @@
 // IID and Dirichlet label skew, against the centralized baseline; round time split by phase; and
 // scaling to 10 and 20 local nodes (time per round, peak memory per node).
 // `npm run bench:federation -- [--json] [--rounds 10] [--scaling 3,10,20] [--only accuracy|scaling]`
+// `npm run bench:federation -- --wan 'rtt=40ms,rate=100mbit;rtt=150ms,rate=20mbit' [--wan-sites 3,5,10]`
 import { readFileSync, writeFileSync } from 'node:fs';
 import { startTestbed, type NodeStatusFile, type TestbedOptions } from '../node/testbed/testbed.ts';
 import { arg, flag, say } from './args.ts';
@@ -11,6 +12,12 @@ const only = arg('--only', 'all');
 const rounds = Number(arg('--rounds', '10'));
 const scaling = arg('--scaling', '3,10,20').split(',').map(Number);
 const data = arg('--data', 'data/pneumoniamnist.npz');
+
+// --wan SPEC[;SPEC...]: rounds over emulated WAN links instead (bench/federation-wan.ts).
+if (process.argv.includes('--wan')) {
+  await (await import('./federation-wan.ts')).wanBench();
+  process.exit(0);
+}
 
 /** Peak resident memory (VmHWM) of a process, MB; null once it has exited. */
 function peakMb(pid: number | undefined): number | null {

@@ -14,6 +14,7 @@ import { MAX_ENVELOPE_BYTES } from '../../protocol/index.ts';
 import type { SiteIdentity } from '../identity.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { Network, Verdict } from '../types.ts';
+import { TrafficCounter } from './traffic.ts';
 
 export interface Libp2pNetworkOptions {
   identity: SiteIdentity;
@@ -26,6 +27,22 @@ export interface Libp2pNetworkOptions {
    * hung up on and redialled (a gossip stream can die while its connection survives). Default 10 s.
    */
   silenceMs?: number;
+  /**
+   * Dial only the host:port of the --peers addresses, never an address learned through identify
+   * (the WAN testbed: every connection must cross its relays). Default: FLNODE_ONLY_DIAL_PEERS=1.
+   */
+  onlyDialPeers?: boolean;
+  /** Write per-connection byte counts (TCP level) to this JSON file every second and at stop. Default: FLNODE_TRAFFIC_FILE. */
+  trafficFile?: string;
+}
+
+/** "ip4/127.0.0.1/tcp/4001" of a multiaddr, without its /p2p part. */
+const hostPort = (a: ReturnType<typeof multiaddr>): string => a.getComponents().filter((c) => c.name !== 'p2p').map((c) => `${c.name}/${c.value ?? ''}`).join('/');
+
+/** A connection gater that lets libp2p dial only the transport addresses of `peers`. */
+export function onlyDialGater(peers: string[]): { denyDialMultiaddr: (a: ReturnType<typeof multiaddr>) => boolean } {
+  const dialable = new Set(peers.map((p) => hostPort(multiaddr(p))));
+  return { denyDialMultiaddr: (a) => !dialable.has(hostPort(a)) };
 }
 
 // Each gossip message is an 8-byte random nonce followed by one signed envelope. Gossip dedupes
@@ -45,9 +62,14 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
     if (!a.getComponents().some((c) => c.name === 'p2p')) throw new Error(`--peers ${a.toString()} must end with /p2p/<peer id>`);
   }
 
+  const onlyDial = opts.onlyDialPeers ?? process.env.FLNODE_ONLY_DIAL_PEERS === '1';
+  const trafficFile = opts.trafficFile ?? process.env.FLNODE_TRAFFIC_FILE;
+  const traffic = trafficFile ? new TrafficCounter() : null;
   const node: Libp2p<{ pubsub: GossipSub; identify: unknown }> = await createLibp2p({
     privateKey: opts.identity.privateKey,
     addresses: { listen: opts.listen },
+    ...(onlyDial ? { connectionGater: onlyDialGater(opts.peers) } : {}),
+    ...(traffic ? { metrics: () => traffic.metrics() } : {}),
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -165,13 +187,17 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
       await node.start();
       pubsub.subscribe(topic);
       void dialMissing();
-      redial = setInterval(() => void dialMissing(), 1000);
+      redial = setInterval(() => {
+        void dialMissing();
+        if (traffic) traffic.write(trafficFile!);
+      }, 1000);
       log.info({ listen: node.getMultiaddrs().map((a) => a.toString()), topic }, 'p2p started');
     },
     async stop() {
       stopped = true;
       if (redial) clearInterval(redial);
       await node.stop();
+      if (traffic) traffic.write(trafficFile!);
     },
     async publish(envelope: Uint8Array) {
       try {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { signingPublicKey } from '../../protocol/index.ts';
 import { initIdentity, loadOrCreateAdminKey } from '../identity.ts';
 import { createManifest, signManifest, type Manifest } from '../manifest.ts';
+import { WanLinks, type WanAudit, type WanSpec } from './wan.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -28,6 +29,10 @@ export interface TestbedOptions {
   maxAttempts?: number;
   /** Extra environment per node index (fault injection in tests). */
   env?: (i: number) => Record<string, string | undefined>;
+  /** Route every connection between two sites through a WAN relay of this shape. */
+  wan?: WanSpec;
+  /** Each node writes its per-connection byte counts to traffic.json (always on with wan). */
+  countTraffic?: boolean;
 }
 
 export interface TestbedNode {
@@ -86,7 +91,8 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
   manifest = signManifest(manifest, adminKey);
   const manifestPath = join(dir, 'manifest.json');
   await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
-  return new Testbed(opts, dir, manifestPath, manifest, sites);
+  const links = opts.wan ? await WanLinks.start(opts.wan, sites.map((s) => s.port)) : null;
+  return new Testbed(opts, dir, manifestPath, manifest, sites, links);
 }
 
 export class Testbed {
@@ -97,8 +103,12 @@ export class Testbed {
     readonly manifestPath: string,
     readonly manifest: Manifest,
     sites: { dir: string; peerId: string; port: number }[],
+    /** The WAN relays (--wan), or null on plain loopback. */
+    readonly links: WanLinks | null = null,
   ) {
-    const addr = (s: { port: number; peerId: string }) => `/ip4/127.0.0.1/tcp/${s.port}/p2p/${s.peerId}`;
+    // with --wan, site i dials site j at relay i→j; noise still authenticates j's peer id
+    const addr = (from: number, to: number) => `/ip4/127.0.0.1/tcp/${links ? links.relayPort(from, to) : sites[to]!.port}/p2p/${sites[to]!.peerId}`;
+    const wanEnv = (i: number) => ({ ...(links ? { FLNODE_ONLY_DIAL_PEERS: '1' } : {}), ...(links || opts.countTraffic ? { FLNODE_TRAFFIC_FILE: join(sites[i]!.dir, 'traffic.json') } : {}) });
     this.nodes = sites.map((s, i) => {
       const node: TestbedNode = {
         index: i,
@@ -112,7 +122,7 @@ export class Testbed {
         restart: () => {
           const args = [
             join(root, 'bin', 'flnode.mjs'), 'start', '--dir', s.dir, '--manifest', this.manifestPath, '--data', opts.data,
-            '--listen', `/ip4/127.0.0.1/tcp/${s.port}`, '--peers', sites.filter((o) => o !== s).map(addr).join(','),
+            '--listen', `/ip4/127.0.0.1/tcp/${s.port}`, '--peers', sites.flatMap((_o, j) => (j === i ? [] : [addr(i, j)])).join(','),
             '--sites', String(sites.length), '--site', String(i), '--split', opts.split ?? 'iid',
           ];
           if (opts.httpBasePort != null) args.push('--http', `127.0.0.1:${opts.httpBasePort + i}`);
@@ -122,7 +132,7 @@ export class Testbed {
           // FLNODE_CPU_PROF_DIR=<dir>: each node writes a V8 CPU profile there when it stops (how the
           // signature-verification hot spot was found).
           const prof = process.env.FLNODE_CPU_PROF_DIR;
-          const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...args], { cwd: root, env: { ...process.env, ...(opts.env?.(i) ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
+          const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...args], { cwd: root, env: { ...process.env, ...wanEnv(i), ...(opts.env?.(i) ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
           child.stdout!.pipe(log, { end: false });
           child.stderr!.pipe(log, { end: false });
           node.process = child;
@@ -144,6 +154,24 @@ export class Testbed {
 
   start(): void {
     for (const n of this.nodes) n.restart();
+    this.links?.scheduleFaults();
+  }
+
+  /** With wan or countTraffic, after stop(): bytes all nodes wrote to and read from their connections. */
+  trafficTotals(): { sent: number; received: number } {
+    const t = { sent: 0, received: 0 };
+    for (const n of this.nodes) {
+      for (const c of (JSON.parse(readFileSync(join(n.dir, 'traffic.json'), 'utf8')) as { connections: { sent: number; received: number }[] }).connections) {
+        t.sent += c.sent;
+        t.received += c.received;
+      }
+    }
+    return t;
+  }
+
+  /** With --wan, after stop(): each node's own byte counts against its relays'. */
+  wanAudit(): WanAudit | null {
+    return this.links?.audit(this.nodes.map((n) => join(n.dir, 'traffic.json'))) ?? null;
   }
 
   alive(): TestbedNode[] {
@@ -181,5 +209,11 @@ export class Testbed {
         r();
       });
     })));
+    if (this.links && !this.linksClosed) {
+      this.linksClosed = true;
+      await this.links.close();
+    }
   }
+
+  private linksClosed = false;
 }

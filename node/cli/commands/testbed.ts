@@ -1,6 +1,7 @@
 // `flnode testbed`: a local N-node federation on loopback (the README's main command).
 import type { Command } from 'commander';
 import { startTestbed } from '../../testbed/testbed.ts';
+import { parseWanSpec, type WanSpec } from '../../testbed/wan.ts';
 import { UserError } from '../errors.ts';
 import { intOption } from '../options.ts';
 
@@ -20,11 +21,19 @@ export function register(program: Command): void {
     .option('--split <scheme>', 'iid or dirichlet:<alpha>', 'iid')
     .option('--timeout <s>', 'give up after this many seconds', int('--timeout', 10), 1800)
     .option('--keep', 'keep the nodes running after the last round (stop with Ctrl-C)')
+    .option('--wan <spec>', 'route every connection between two sites through a relay on loopback emulating a WAN link: rtt=40ms,rate=100mbit[,stall=3s@10s][,cut=5s@20s][,site=k] (faults hit the links of site k, default the last)')
     .option('--json', 'print a JSON summary as the last line')
     .action(async (o) => {
-      const tb = await startTestbed({ nodes: o.nodes, rounds: o.rounds, data: o.data, dir: o.dir, httpBasePort: o.httpBasePort || null, maxTrainSamples: o.maxTrainSamples, epochs: o.epochs, split: o.split });
+      let wan: WanSpec | undefined;
+      try {
+        wan = o.wan ? parseWanSpec(o.wan) : undefined;
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      const tb = await startTestbed({ nodes: o.nodes, rounds: o.rounds, data: o.data, dir: o.dir, httpBasePort: o.httpBasePort || null, maxTrainSamples: o.maxTrainSamples, epochs: o.epochs, split: o.split, wan });
       const say = (s: string) => process.stderr.write(s + '\n');
       say(`testbed: ${o.nodes} nodes, ${o.rounds} rounds on ${o.data}; working directory ${tb.dir}`);
+      if (wan) say(`  every link through a relay: rtt ${wan.rttMs} ms, ${wan.rateBps / 1e6} Mbit/s each way${wan.stall ? `, stall ${wan.stall.forMs} ms at ${wan.stall.atMs} ms` : ''}${wan.cut ? `, cut ${wan.cut.forMs} ms at ${wan.cut.atMs} ms` : ''}`);
       for (const n of tb.nodes) say(`  ${n.name}  ${n.peerId}  ${n.httpUrl ?? ''}`);
       const onSignal = () => void tb.stop().then(() => process.exit(130));
       process.on('SIGINT', onSignal);
@@ -60,8 +69,13 @@ export function register(program: Command): void {
           await new Promise(() => undefined);
         }
         await tb.stop();
-        if (o.json) console.log(JSON.stringify({ nodes: o.nodes, rounds: o.rounds, model_hashes: hashes, test_auc: auc, round_s: roundS.map((s) => +s.toFixed(2)) }));
-        if (!identical) process.exitCode = 1;
+        const audit = tb.wanAudit();
+        if (audit) {
+          say(`relays carried ${(audit.relaysDelivered / 1e6).toFixed(2)} MB; the nodes wrote ${(audit.nodesSent / 1e6).toFixed(2)} MB and read ${(audit.nodesReceived / 1e6).toFixed(2)} MB; smallest one-way delay ${audit.minOneWayMs.toFixed(1)} ms`);
+          if (audit.bypass.length) say(`${audit.bypass.length} CONNECTIONS BYPASSED THE RELAYS: ${JSON.stringify(audit.bypass)}`);
+        }
+        if (o.json) console.log(JSON.stringify({ nodes: o.nodes, rounds: o.rounds, model_hashes: hashes, test_auc: auc, round_s: roundS.map((s) => +s.toFixed(2)), ...(audit ? { wan: { spec: wan, bypass: audit.bypass.length, relays_delivered: audit.relaysDelivered, nodes_sent: audit.nodesSent, nodes_received: audit.nodesReceived, min_one_way_ms: +audit.minOneWayMs.toFixed(2) } } : {}) }));
+        if (!identical || audit?.bypass.length) process.exitCode = 1;
       } catch (err) {
         await tb.stop();
         throw err instanceof UserError ? err : new UserError((err as Error).message);
