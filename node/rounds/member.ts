@@ -96,12 +96,14 @@ export class MemberRole {
     const { ctx } = this;
     const a = env.attempt;
     const d = judgeRecord(a, env.sender, env.body, {
-      state: ctx.state, globalHash: ctx.global.hash, weights: ctx.weights,
+      state: ctx.state, globalHash: ctx.global.hash, weights: ctx.weights, aggregator: ctx.aggregator,
       cryptogram: (at, p) => ctx.collector.get(at, p), params: (at) => ctx.params(at), names: (ids) => ctx.names(ids),
     });
     switch (d.kind) {
       case 'judged-before':
         return;
+      case 'not-aggregator':
+        return void ctx.log.info({ from: env.sender, round: ctx.state.round, attempt: a }, 'aggregate record ignored: not from the aggregator of the attempt');
       case 'unseen-attempt':
       case 'wait':
         ctx.sync.pendingRecordHash = toHex(env.body.newModelHash);

@@ -5,6 +5,7 @@ import type { RoundState } from './state.ts';
 
 export type RecordDecision =
   | { kind: 'judged-before' } // this node rejected a record of this sender for this attempt already
+  | { kind: 'not-aggregator' } // not from the aggregator of the attempt this node follows: ignored
   | { kind: 'unseen-attempt' } // this node never saw the attempt opened: it takes the model by sync
   | { kind: 'wait' } // cryptograms or keys missing here: checked again when they arrive
   | { kind: 'reject'; why: string }
@@ -14,6 +15,8 @@ export interface RecordView {
   readonly state: Readonly<RoundState>;
   readonly globalHash: string;
   readonly weights: Float32Array;
+  /** The aggregator candidate at this node's current failover index. */
+  readonly aggregator: string;
   cryptogram(attempt: number, member: string): Uint32Array | undefined;
   /** The attempt's masking parameters, or null while a participant's key is missing. */
   params(attempt: number): AttemptParams | null;
@@ -22,6 +25,17 @@ export interface RecordView {
 
 /** The tag under which a judged record is remembered (a re-sent copy is never judged twice). */
 export const recordTag = (attempt: number, sender: string): string => `record/${attempt}/${sender}`;
+
+/**
+ * Only the aggregator of (r, a) this node expects may end the attempt (PROTOCOL.md §5, aggregate
+ * check): the member that opened it, or, for the current attempt, the candidate this node failed
+ * over to (it completes the round after a wrong or missing record). Another member's record, right
+ * or wrong, is ignored without a failover: judged, a bogus one would have every member fail over
+ * an honest aggregator.
+ */
+export function expectedAggregator(attempt: number, sender: string, v: RecordView): boolean {
+  return sender === v.state.attempts[attempt]?.aggregator || (attempt === v.state.attempt && sender === v.aggregator);
+}
 
 export function judgeRecord(attempt: number, sender: string, body: AggregateRecordBody, v: RecordView): RecordDecision {
   const s = v.state;
@@ -33,6 +47,7 @@ export function judgeRecord(attempt: number, sender: string, body: AggregateReco
   // This node missed the attempt's start: it cannot check the sum, so it takes the model from
   // peers once they commit (model sync verifies the hash against this signed record).
   if (!info) return { kind: 'unseen-attempt' };
+  if (!expectedAggregator(attempt, sender, v)) return { kind: 'not-aggregator' };
   const equivocator = body.participants.find((p) => s.equivocators.includes(`${attempt}/${p}`));
   if (equivocator) return { kind: 'reject', why: `it includes ${v.names([equivocator])}, who published two different cryptograms` };
   if (body.participants.length !== info.participants.length || body.participants.some((p) => !info.participants.includes(p))) return { kind: 'reject', why: 'participant set differs from the attempt' };
