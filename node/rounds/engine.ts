@@ -260,7 +260,7 @@ export class RoundEngine {
   }
 
   private onHeartbeat(env: Of<MessageKind.Heartbeat>): void {
-    this.ctx.liveness.noteHeartbeat(env.sender, env.round, env.attempt, env.body, this.ctx.clock.now());
+    if (!this.ctx.liveness.noteHeartbeat(env.sender, env.round, env.attempt, env.body, this.ctx.clock.now())) this.ctx.log.debug({ from: env.sender, sentAt: env.body.sentAt }, 'heartbeat dropped: not newer than the last one (replayed?)');
   }
 
   // ---------------------------------------------------------------- the tick: one step per phase and role
@@ -320,7 +320,7 @@ export class RoundEngine {
     const { ctx } = this;
     const s = ctx.state;
     const now = ctx.clock.now();
-    ctx.liveness.noteOwn({ at: now, version: ctx.global.version, hash: ctx.global.hash, round: s.round, attempt: s.attempt, phase: s.phase });
+    ctx.liveness.noteOwn({ at: now, sentAt: now, version: ctx.global.version, hash: ctx.global.hash, round: s.round, attempt: s.attempt, phase: s.phase });
     try {
       await ctx.send({ kind: MessageKind.Heartbeat, body: { sentAt: now, modelVersion: ctx.global.version, modelHash: fromHex(ctx.global.hash), phase: s.phase } });
     } catch (err) {
