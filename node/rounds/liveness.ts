@@ -117,6 +117,11 @@ export class Liveness {
     return ahead >= 2 && ahead > others.length / 2;
   }
 
+  /** Live members whose heartbeat reports model `version` (with another hash than `notHash`, when given). */
+  holders(version: number, notHash: string | null, now: number): string[] {
+    return [...this.heartbeats].filter(([p, hb]) => p !== this.self && now - hb.at < this.livenessMs && hb.version === version && hb.hash !== notHash).map(([p]) => p);
+  }
+
   /** A live member reports a model older than `version` (it needs this node's last record). */
   anyBehind(version: number, now: number): boolean {
     return this.members.some((m) => m !== this.self && this.live(m, now) && (this.heartbeats.get(m)?.version ?? 0) < version);

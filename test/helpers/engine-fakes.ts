@@ -33,6 +33,10 @@ export class StubNetwork implements Network {
   }
   setValidator(): void {}
   onMessage(): void {}
+  async request(_peer: string, _request: Uint8Array, _opts: { maxResponseBytes: number; timeoutMs: number }): Promise<Uint8Array | null> {
+    return null;
+  }
+  onRequest(): void {}
   connectedPeers(): string[] {
     return [];
   }
