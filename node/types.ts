@@ -76,8 +76,6 @@ export interface Trainer {
 
 /** Round phases, in order (node/rounds owns the state machine). */
 export type RoundPhase =
-  | 'idle'
-  | 'liveness'
   | 'keys'
   | 'training'
   | 'masking'
