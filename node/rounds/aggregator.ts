@@ -61,7 +61,17 @@ export class AggregatorRole {
     if (set) await this.openAttempt(a + 1, set, `missing cryptograms from ${ctx.names(missing)}`);
   }
 
-  /** Sends an AttemptStart for attempt a (once per failover index) and follows it. */
+  /** Re-sends this node's own start for the current attempt (after a restart). */
+  async resendStart(): Promise<void> {
+    const { ctx } = this;
+    const { round: r, attempt: a } = ctx.state;
+    const own = ctx.state.attempts[a];
+    if (own?.aggregator !== ctx.self) return;
+    const body = { aggregator: ctx.self, participants: own.participants, baseModelHash: fromHex(ctx.global.hash), reason: 'sent again after a restart' };
+    await ctx.send({ kind: MessageKind.AttemptStart, body }, a, r, `${r}/${a}/start`);
+  }
+
+  /** Follows, then sends an AttemptStart for attempt a (once per failover index). */
   async openAttempt(a: number, participants: string[], reason: string): Promise<void> {
     const { ctx } = this;
     const r = ctx.state.round;
@@ -71,8 +81,10 @@ export class AggregatorRole {
     if (ctx.state.attempts[a] && a === ctx.state.attempt) return;
     ctx.log.info({ round: r, attempt: a, participants: participants.length, reason }, 'opening attempt as aggregator');
     const body = { aggregator: ctx.self, participants, baseModelHash: fromHex(ctx.global.hash), reason };
-    await ctx.send({ kind: MessageKind.AttemptStart, body }, a, r, `${r}/${a}/start`);
+    // followed (and so persisted) before it is published: restarted after a crash in between,
+    // this node knows its own start and re-sends it instead of opening another one beside it
     await this.act.follow(a, body);
+    await ctx.send({ kind: MessageKind.AttemptStart, body }, a, r, `${r}/${a}/start`);
   }
 
   /** Sums the attempt's cryptograms, publishes the AggregateRecord (once per failover index) and commits. */
@@ -81,10 +93,14 @@ export class AggregatorRole {
     const r = ctx.state.round;
     const tag = `record/${r}/${a}/${ctx.state.failover}`;
     if (this.published.has(tag)) return;
+    // every participant's key is needed to decode (after a restart they come back from the store
+    // or from re-sent announcements): until then, try again at a later tick
+    const params = ctx.params(a);
+    if (!params) return;
     this.published.add(tag);
     ctx.setPhase('aggregating');
     const cs = participants.map((p) => ctx.collector.get(a, p)!);
-    const rec = buildRecord(cs, participants, ctx.params(a)!, ctx.weights, ctx.global.hash);
+    const rec = buildRecord(cs, participants, params, ctx.weights, ctx.global.hash);
     if (ctx.hooks.aggregatorFault === 'bad-aggregate') rec.body.newModelHash = new Uint8Array(32).fill(7);
     const bytes = await ctx.send({ kind: MessageKind.AggregateRecord, body: rec.body }, a, r, `${r}/${a}/record`);
     ctx.hooks.reached(r, 'record-sent');

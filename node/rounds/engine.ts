@@ -196,6 +196,8 @@ export class RoundEngine {
     const { round: r, attempt: a, phase } = ctx.state;
     await ctx.contribution.restore(r, a);
     ctx.collector.restore(await ctx.store.received(r));
+    for (const k of await ctx.store.peerKeys(r)) ctx.keys.set(k.attempt, k.sender, { publicKey: fromHex(k.publicKey), samples: k.samples });
+    this.laterInAttempt(1000, r, a, () => this.role.resendStart());
     const mine = await ctx.store.ownCryptogram(r, a);
     if (mine) {
       // Republish exactly the bytes persisted before the crash: never a new cryptogram under these
@@ -252,6 +254,7 @@ export class RoundEngine {
       case MessageKind.ModelResponse:
         return; // direct streams only (model-sync.ts); admission refuses them on gossip
       case MessageKind.KeyAnnouncement:
+        if (!ctx.keys.publicKey(env.attempt, env.sender)) await ctx.store.savePeerKey(ctx.state.round, env.attempt, env.sender, toHex(env.body.publicKey), env.body.samples);
         ctx.keys.set(env.attempt, env.sender, { publicKey: env.body.publicKey, samples: env.body.samples });
         break;
       case MessageKind.CryptogramChunk:

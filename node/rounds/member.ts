@@ -87,8 +87,8 @@ export class MemberRole {
       if (participants.includes(ctx.self)) await announceKey(ctx, a);
     }
     s.lastProgressAt = ctx.clock.now();
+    await ctx.persist(); // before the phase change (a crash point): the attempt followed survives a crash
     ctx.setPhase(participants.includes(ctx.self) ? 'masking' : 'collecting');
-    await ctx.persist();
   }
 
   /** An AggregateRecord: committed when it checks, rejected (once; failover) when not, kept when it cannot be checked yet. */

@@ -41,6 +41,7 @@ export class RoundStore {
       ...(summary ? [{ type: 'put' as const, key: summaryKey(global.version), value: summary }] : []),
     ]);
     await this.kv.delPrefix(`recv/${global.version}/`);
+    await this.kv.delPrefix(`peerkeys/${global.version}/`);
   }
 
   // ---- the round record
@@ -85,6 +86,16 @@ export class RoundStore {
   }
   saveOwnCryptogram(r: number, a: number, c: Uint32Array): Promise<void> {
     return this.kv.putBytes(`crypt/${r}/${a}`, u32bytes(c));
+  }
+
+  // ---- the other members' key announcements of round r (a restarted aggregator needs them to decode)
+  async peerKeys(r: number): Promise<{ attempt: number; sender: string; publicKey: string; samples: number }[]> {
+    const out = [];
+    for (const k of await this.kv.keys(`peerkeys/${r}/`)) out.push((await this.kv.get<{ attempt: number; sender: string; publicKey: string; samples: number }>(k))!);
+    return out;
+  }
+  savePeerKey(r: number, attempt: number, sender: string, publicKey: string, samples: number): Promise<void> {
+    return this.kv.put(`peerkeys/${r}/${attempt}/${sender}`, { attempt, sender, publicKey, samples });
   }
 
   // ---- cryptograms received in round r, keyed `${attempt}/${sender}`
