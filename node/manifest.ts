@@ -5,7 +5,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { z } from 'zod';
 import { concat, fromHex, ProtocolError, sign, signingPublicKey, toHex, utf8, verifySignature } from '../protocol/index.ts';
 import { collusionBound, defaultThreshold, validateThreshold } from '../protocol/v2/threshold.ts';
-import { UserError } from './cli/errors.ts';
+import { UserError } from './errors.ts';
 import { publicKeyFromPeerId } from './identity.ts';
 
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `expected ${bytes} bytes of lower-case hex`);

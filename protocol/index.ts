@@ -20,3 +20,4 @@ export {
 export * from './wire.ts';
 export { chunkCryptogram, CryptogramAssembler } from './chunks.ts';
 export * as v2 from './v2/index.ts';
+export { applyAggregate, modelBytes, modelHash } from './aggregate.ts';
