@@ -9,6 +9,8 @@ import { isMember, loadManifest, memberName, verifyManifest, type Manifest } fro
 import { createLibp2pNetwork } from './p2p/libp2p-network.ts';
 import { RoundEngine } from './rounds/engine.ts';
 import { Store } from './storage/store.ts';
+import { SystemClock } from './runtime/clock.ts';
+import { noHooks, type AggregatorFault, type EngineHooks } from './runtime/hooks.ts';
 import { createTrainer, exportLayersModel, importLayersModel, type SplitScheme } from './training/index.ts';
 import { setFlatWeights } from './training/model.ts';
 import type { Network, NodeStatus, NodeView, RoundSummary, Trainer } from './types.ts';
@@ -27,7 +29,8 @@ export interface DaemonOptions {
   scheme?: SplitScheme;
   maxTrainSamples?: number;
   maxEvalSamples?: number;
-  fault?: 'equivocate' | 'bad-aggregate' | 'false-dropout' | null;
+  /** Misbehave as aggregator (fault suite only). */
+  fault?: AggregatorFault | null;
 }
 
 export interface Daemon {
@@ -66,7 +69,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     for (const l of listeners) l();
     if (!statusTimer) statusTimer = setTimeout(() => void writeStatus(), 200);
   };
-  const engine = new RoundEngine({ manifest, identity, network, trainer, store, log, onChange: changed, fault: opts.fault ?? null });
+  const engine = new RoundEngine({ manifest, identity, network, trainer, store, log, onChange: changed, clock: new SystemClock(), hooks: engineHooks(opts.fault ?? null) });
 
   const status = (): NodeStatus => {
     const connected = new Set(network.connectedPeers());
@@ -163,6 +166,27 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await store.close();
       trainer.dispose();
     },
+  };
+}
+
+/**
+ * The round engine's fault hooks. Production: none. Under NODE_ENV=test (the fault suite):
+ * FLNODE_TEST_CRASH_AT="<round>:<point>[,...]" makes the process SIGKILL itself on reaching that
+ * point (a phase name, `cryptogram-persisted`, `cryptogram-published` or `record-sent`), so that a
+ * crash of each role in each phase is reproducible rather than a matter of timing;
+ * FLNODE_TEST_TRAIN_DELAY_MS makes a slow site; `fault` a faulty aggregator or equivocator.
+ */
+export function engineHooks(fault: AggregatorFault | null, env: NodeJS.ProcessEnv = process.env): EngineHooks {
+  if (env.NODE_ENV !== 'test') return noHooks;
+  const crashAt = new Set((env.FLNODE_TEST_CRASH_AT ?? '').split(',').filter(Boolean));
+  return {
+    reached(round, point) {
+      if (!crashAt.has(`${round}:${point}`)) return;
+      process.stderr.write(`test hook: SIGKILL at round ${round} ${point}\n`);
+      process.kill(process.pid, 'SIGKILL');
+    },
+    trainDelayMs: Number(env.FLNODE_TEST_TRAIN_DELAY_MS ?? 0) || 0,
+    aggregatorFault: fault,
   };
 }
 

@@ -26,7 +26,10 @@ import {
 import type { SiteIdentity } from '../identity.ts';
 import type { Logger } from '../log.ts';
 import { memberName, type Manifest } from '../manifest.ts';
-import { bytesF32, bytesU32, f32bytes, u32bytes, type Store } from '../storage/store.ts';
+import { bytesF32, bytesU32, f32bytes, u32bytes } from '../storage/store.ts';
+import { SystemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
+import { noHooks, type EngineHooks } from '../runtime/hooks.ts';
+import type { BatchOp, KeyValueStore } from '../runtime/kv-store.ts';
 import type { Network, RoundPhase, RoundSummary, Trainer, Verdict } from '../types.ts';
 import { publicKeyFromPeerId } from '../identity.ts';
 import { aggregatorOrder, candidateIndex } from './rotation.ts';
@@ -66,11 +69,14 @@ export interface EngineOptions {
   identity: SiteIdentity;
   network: Network;
   trainer: Trainer;
-  store: Store;
+  /** Where the round persists (level in production, MemoryStore in the simulation). */
+  store: KeyValueStore;
   log: Logger;
   onChange?: () => void;
-  /** Test hook: misbehave as aggregator (fault suite only). */
-  fault?: 'equivocate' | 'bad-aggregate' | 'false-dropout' | null;
+  /** Time and timers (default: the system clock). */
+  clock?: Clock;
+  /** Fault injection (default: none). */
+  hooks?: EngineHooks;
 }
 
 interface KeyInfo {
@@ -102,7 +108,7 @@ export class RoundEngine {
   private update: { delta: Float32Array; samples: number } | null = null;
   private training: Promise<void> | null = null;
   private queue: Promise<void> = Promise.resolve();
-  private timers: NodeJS.Timeout[] = [];
+  private timers: TimerHandle[] = [];
   private lastModelRequest = 0;
   private lastModelResponse = new Map<number, number>();
   private externalWeights: Float32Array | null = null;
@@ -110,9 +116,13 @@ export class RoundEngine {
   events: { at: number; kind: string; detail: string }[] = [];
   stopped = false;
   private readonly opts: EngineOptions;
+  private readonly clock: Clock;
+  private readonly hooks: EngineHooks;
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
+    this.clock = opts.clock ?? new SystemClock();
+    this.hooks = opts.hooks ?? noHooks;
     this.members = opts.manifest.members.map((m) => m.peerId);
   }
 
@@ -179,22 +189,23 @@ export class RoundEngine {
       }
       this.enqueue(() => this.onEnvelope(b));
     });
-    if (saved && saved.round === this.global.version + 1) this.resumedAt = Date.now(); // restarted mid-round: same stale view as a pause
-    this.lastAliveAt = this.wokeAt = Date.now();
-    this.timers.push(setInterval(() => this.notePause(), 250));
-    this.timers.push(setInterval(() => this.enqueue(() => this.tick()), 200));
-    this.timers.push(setInterval(() => void this.heartbeat(), this.t.heartbeatMs));
-    this.timers.push(setInterval(() => this.enqueue(() => this.resendAll()), Math.max(1000, 3 * this.t.heartbeatMs)));
+    if (saved && saved.round === this.global.version + 1) this.resumedAt = this.clock.now(); // restarted mid-round: same stale view as a pause
+    this.lastAliveAt = this.wokeAt = this.clock.now();
+    this.timers.push(this.clock.setInterval(() => this.notePause(), 250));
+    this.timers.push(this.clock.setInterval(() => this.enqueue(() => this.tick()), 200));
+    this.timers.push(this.clock.setInterval(() => void this.heartbeat(), this.t.heartbeatMs));
+    this.timers.push(this.clock.setInterval(() => this.enqueue(() => this.resendAll()), Math.max(1000, 3 * this.t.heartbeatMs)));
     await this.persist();
   }
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) this.clock.clear(t);
+    this.timers = [];
   }
 
   private freshState(round: number): RoundState {
-    const now = Date.now();
+    const now = this.clock.now();
     return { round, attempt: 0, failover: 0, phase: this.completedAt(round) ? 'done' : 'keys', roundStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, attempts: {}, refused: [], equivocators: [], bytesIn: 0, bytesOut: 0, lastProgressAt: now };
   }
 
@@ -224,11 +235,11 @@ export class RoundEngine {
       const a = this.state.attempt;
       // (only if still in that round and attempt: republishing it into a later one would look
       // like a second, different cryptogram, i.e. equivocation)
-      setTimeout(() => this.enqueue(() => (this.state.round === r && this.state.attempt === a ? this.publishCryptogram(a, bytesU32(mine)) : undefined)), 1500);
+      this.timers.push(this.clock.setTimeout(() => this.enqueue(() => (this.state.round === r && this.state.attempt === a ? this.publishCryptogram(a, bytesU32(mine)) : undefined)), 1500));
     }
     if (this.own && key) {
       const a = this.state.attempt;
-      setTimeout(() => this.enqueue(() => (this.state.round === r && this.state.attempt === a ? this.announceKey(a) : undefined)), 1200);
+      this.timers.push(this.clock.setTimeout(() => this.enqueue(() => (this.state.round === r && this.state.attempt === a ? this.announceKey(a) : undefined)), 1200));
     }
   }
 
@@ -244,7 +255,7 @@ export class RoundEngine {
   }
 
   private record(kind: string, detail: string): void {
-    this.events.push({ at: Date.now(), kind, detail });
+    this.events.push({ at: this.clock.now(), kind, detail });
     if (this.events.length > 200) this.events.shift();
     this.log.warn({ event: kind }, detail);
     this.opts.onChange?.();
@@ -252,13 +263,13 @@ export class RoundEngine {
 
   private setPhase(phase: RoundPhase): void {
     if (this.state.phase === phase) return;
-    const now = Date.now();
+    const now = this.clock.now();
     const prev = this.state.phase;
     this.state.phaseSeconds[prev] = (this.state.phaseSeconds[prev] ?? 0) + (now - this.state.phaseStartedAt) / 1000;
     this.state.phase = phase;
     this.state.phaseStartedAt = now;
     this.log.info({ round: this.state.round, attempt: this.state.attempt, phase }, 'phase');
-    crashPoint(this.state.round, phase);
+    this.hooks.reached(this.state.round, phase);
   }
 
   // ---------------------------------------------------------------- sending
@@ -295,9 +306,9 @@ export class RoundEngine {
 
   private async heartbeat(): Promise<void> {
     if (this.stopped) return;
-    this.heartbeats.set(this.self, { at: Date.now(), version: this.global.version, hash: this.global.hash, round: this.state.round, attempt: this.state.attempt, phase: this.state.phase });
+    this.heartbeats.set(this.self, { at: this.clock.now(), version: this.global.version, hash: this.global.hash, round: this.state.round, attempt: this.state.attempt, phase: this.state.phase });
     try {
-      await this.send({ kind: MessageKind.Heartbeat, body: { sentAt: Date.now(), modelVersion: this.global.version, modelHash: fromHex(this.global.hash), phase: this.state.phase } });
+      await this.send({ kind: MessageKind.Heartbeat, body: { sentAt: this.clock.now(), modelVersion: this.global.version, modelHash: fromHex(this.global.hash), phase: this.state.phase } });
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
@@ -357,7 +368,7 @@ export class RoundEngine {
   stateCheck(env: Envelope, candidateSlack = 1): string | null {
     if (env.sender === this.self) return 'own message echoed';
     const r = this.state.round;
-    if (env.kind === MessageKind.Heartbeat && Math.abs(Date.now() - env.body.sentAt) > 300_000) return 'heartbeat more than 5 minutes off this clock (replayed?)';
+    if (env.kind === MessageKind.Heartbeat && Math.abs(this.clock.now() - env.body.sentAt) > 300_000) return 'heartbeat more than 5 minutes off this clock (replayed?)';
     if (env.kind === MessageKind.Heartbeat || env.kind === MessageKind.ModelRequest || env.kind === MessageKind.ModelResponse) {
       if (env.round > r + 100000) return 'round out of range';
       return null;
@@ -441,7 +452,7 @@ export class RoundEngine {
 
   private onHeartbeat(env: Envelope & { kind: MessageKind.Heartbeat }): void {
     const hash = toHex(env.body.modelHash);
-    this.heartbeats.set(env.sender, { at: Date.now(), version: env.body.modelVersion, hash, round: env.round, attempt: env.attempt, phase: env.body.phase });
+    this.heartbeats.set(env.sender, { at: this.clock.now(), version: env.body.modelVersion, hash, round: env.round, attempt: env.attempt, phase: env.body.phase });
     const claim = `${env.body.modelVersion}/${hash}`;
     if (!this.claims.has(claim) && this.claims.size > 1000) this.claims.clear();
     (this.claims.get(claim) ?? this.claims.set(claim, new Set()).get(claim)!).add(env.sender);
@@ -487,7 +498,7 @@ export class RoundEngine {
         this.received.set(id, c);
         this.recvHash.set(id, hash);
         await this.opts.store.putBytes(`recv/${this.state.round}/${id}`, u32bytes(c));
-        this.state.lastProgressAt = Date.now();
+        this.state.lastProgressAt = this.clock.now();
         this.opts.onChange?.();
       }
     } catch (err) {
@@ -529,7 +540,7 @@ export class RoundEngine {
       const leftOut = prev.participants.filter((p) => !participants.includes(p) && this.received.has(`${a - 1}/${p}`));
       if (leftOut.length) return refuse(`leaves out ${this.names(leftOut)} whose complete cryptogram this node holds`);
     }
-    this.state.attempts[a] = { aggregator: env.sender, participants, openedAt: Date.now() };
+    this.state.attempts[a] = { aggregator: env.sender, participants, openedAt: this.clock.now() };
     const k = candidateIndex(this.members, this.state.round, env.sender, this.state.failover + this.members.length)!;
     this.state.failover = Math.max(this.state.failover, k);
     if (a > this.state.attempt) {
@@ -538,7 +549,7 @@ export class RoundEngine {
       this.log.info({ round: this.state.round, attempt: a, participants: participants.length, reason: env.body.reason }, 're-mask: new attempt');
       if (participants.includes(this.self)) await this.announceKey(a);
     }
-    this.state.lastProgressAt = Date.now();
+    this.state.lastProgressAt = this.clock.now();
     this.setPhase(participants.includes(this.self) ? 'masking' : 'collecting');
     await this.persist();
   }
@@ -627,7 +638,7 @@ export class RoundEngine {
     const hash = sha256hex(f32bytes(next));
     this.opts.trainer.setWeights(next);
     const ev = await this.opts.trainer.evaluate('test');
-    this.state.phaseSeconds.verifying = (this.state.phaseSeconds.verifying ?? 0) + (Date.now() - this.state.phaseStartedAt) / 1000;
+    this.state.phaseSeconds.verifying = (this.state.phaseSeconds.verifying ?? 0) + (this.clock.now() - this.state.phaseStartedAt) / 1000;
     const summary: RoundSummary = {
       round: r,
       attempt: a,
@@ -640,7 +651,7 @@ export class RoundEngine {
       testAuc: ev.auc,
       testAcc: ev.acc,
       testLoss: ev.loss,
-      completedAt: Date.now(),
+      completedAt: this.clock.now(),
     };
     await this.finishRound(r, next, hash, summary);
     this.log.info({ round: r, attempt: a, participants: participants.length, modelHash: hash.slice(0, 16), testAuc: +ev.auc.toFixed(4), dataset: this.opts.trainer.dataset }, 'round complete');
@@ -648,7 +659,7 @@ export class RoundEngine {
 
   private async finishRound(r: number, next: Float32Array, hash: string, summary: RoundSummary | null): Promise<void> {
     const global = { version: r, hash };
-    const ops: Parameters<Store['batch']>[0] = [
+    const ops: BatchOp[] = [
       { type: 'putBytes', key: modelKey(r), value: f32bytes(next) },
       { type: 'put', key: 'global', value: global },
     ];
@@ -683,8 +694,8 @@ export class RoundEngine {
     const v = env.body.version;
     if (v !== this.global.version || v === 0) return;
     const last = this.lastModelResponse.get(v) ?? 0;
-    if (Date.now() - last < 2000) return;
-    this.lastModelResponse.set(v, Date.now());
+    if (this.clock.now() - last < 2000) return;
+    this.lastModelResponse.set(v, this.clock.now());
     await this.send({ kind: MessageKind.ModelResponse, body: { version: v, modelHash: fromHex(this.global.hash), weights: f32bytes(this.weights) } });
   }
 
@@ -705,13 +716,13 @@ export class RoundEngine {
     const ev = await this.opts.trainer.evaluate('test');
     this.log.info({ version: v, hash: hash.slice(0, 16), from: memberName(this.opts.manifest, env.sender) }, 'caught up: global model fetched from a peer and verified');
     await this.finishRound(v, next, hash, {
-      round: v, attempt: -1, participants: [], aggregator: env.sender, phaseSeconds: {}, bytesIn: this.state.bytesIn, bytesOut: this.state.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, completedAt: Date.now(),
+      round: v, attempt: -1, participants: [], aggregator: env.sender, phaseSeconds: {}, bytesIn: this.state.bytesIn, bytesOut: this.state.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, completedAt: this.clock.now(),
     });
   }
 
   /** True when most other live members claim another model for this node's current version. */
   private outvoted(): boolean {
-    const now = Date.now();
+    const now = this.clock.now();
     const others = [...this.heartbeats].filter(([p, hb]) => p !== this.self && now - hb.at < this.t.livenessMs);
     const same = others.filter(([, hb]) => hb.version === this.global.version);
     const differ = same.filter(([, hb]) => hb.hash !== this.global.hash);
@@ -720,7 +731,7 @@ export class RoundEngine {
 
   /** The newest model version a live member reports in its heartbeat. */
   private newestPeerVersion(): number {
-    const now = Date.now();
+    const now = this.clock.now();
     let best = this.global.version;
     for (const [peer, hb] of this.heartbeats) if (peer !== this.self && now - hb.at < this.t.livenessMs && hb.version > best) best = hb.version;
     return best;
@@ -734,14 +745,14 @@ export class RoundEngine {
    */
   private behindConfirmed(): boolean {
     if (this.pendingRecordHash !== null) return true;
-    const now = Date.now();
+    const now = this.clock.now();
     const others = [...this.heartbeats].filter(([p, hb]) => p !== this.self && now - hb.at < this.t.livenessMs);
     const ahead = others.filter(([, hb]) => hb.version > this.global.version).length;
     return ahead >= 2 && ahead > others.length / 2;
   }
 
   private async maybeRequestModel(): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     if (this.outvoted() && now - this.lastModelRequest > 2000 && now - this.state.lastProgressAt > 2000) {
       this.lastModelRequest = now;
       await this.send({ kind: MessageKind.ModelRequest, body: { version: this.global.version } });
@@ -765,7 +776,7 @@ export class RoundEngine {
   private live(peer: string): boolean {
     if (peer === this.self) return true;
     const hb = this.heartbeats.get(peer);
-    return !!hb && Date.now() - hb.at < this.t.livenessMs;
+    return !!hb && this.clock.now() - hb.at < this.t.livenessMs;
   }
 
   /**
@@ -774,7 +785,7 @@ export class RoundEngine {
    * aggregators, and their models must then be reconciled (fork healing).
    */
   private knownDead(peer: string): boolean {
-    const now = Date.now();
+    const now = this.clock.now();
     if (now - this.wokeAt < 2 * this.t.livenessMs) return false; // (wokeAt: start-up or the last pause)
     const hb = this.heartbeats.get(peer);
     if (hb && now - hb.at < 2 * this.t.livenessMs) return false;
@@ -787,7 +798,7 @@ export class RoundEngine {
 
   private async failover(why: string): Promise<void> {
     this.state.failover++;
-    this.state.lastProgressAt = Date.now();
+    this.state.lastProgressAt = this.clock.now();
     this.log.warn({ round: this.state.round, failover: this.state.failover, next: memberName(this.opts.manifest, this.aggregator), why }, 'aggregator failover');
     await this.persist();
   }
@@ -795,11 +806,11 @@ export class RoundEngine {
   // ---------------------------------------------------------------- pauses
 
   /** When the event loop last ran (watchdog and tick); a long gap means this process was paused. */
-  private lastAliveAt = Date.now();
+  private lastAliveAt = 0;
   /** Set when a pause or a mid-round restart is noticed; cleared once the network was heard again. */
   private resumedAt: number | null = null;
   /** When this node last woke from a pause or started: liveness judged from older heartbeats is stale. */
-  private wokeAt = Date.now();
+  private wokeAt = 0;
 
   /**
    * A process that was stopped (SIGSTOP, a suspended VM, a stalled event loop) for longer than the
@@ -808,7 +819,7 @@ export class RoundEngine {
    * aggregator it still believed to be, beside the one the others had opened (a split attempt that
    * stalled the SIGSTOP fault test).
    */
-  private notePause(now = Date.now()): void {
+  private notePause(now = this.clock.now()): void {
     const gap = now - this.lastAliveAt;
     this.lastAliveAt = now;
     // (at least 2 s: the watchdog runs every 250 ms, and a busy but running loop is not a pause)
@@ -846,10 +857,10 @@ export class RoundEngine {
     }
     // Live members already completed this round: never open or commit it here (that would fork
     // the model); the model comes by sync instead.
-    if (this.behindSince !== null && Date.now() - this.behindSince > 1500 && this.behindConfirmed()) return;
+    if (this.behindSince !== null && this.clock.now() - this.behindSince > 1500 && this.behindConfirmed()) return;
     const s = this.state;
     const a = s.attempt;
-    const now = Date.now();
+    const now = this.clock.now();
     const info = s.attempts[a];
     // Keys and training for attempt 0 start as soon as the round does.
     if (a === 0 && !this.own && !info) await this.announceKey(0);
@@ -903,7 +914,7 @@ export class RoundEngine {
         s.lastProgressAt = now;
       } else if (now > collectDeadline) {
         let survivors = info.participants.filter((p) => this.received.has(`${a}/${p}`));
-        if (this.opts.fault === 'false-dropout') survivors = survivors.slice(1);
+        if (this.hooks.aggregatorFault === 'false-dropout') survivors = survivors.slice(1);
         if (a + 1 < this.opts.manifest.maxAttempts && survivors.length >= this.opts.manifest.minParticipants) {
           await this.openAttempt(a + 1, survivors, `missing cryptograms from ${this.names(missing)}`);
         }
@@ -964,11 +975,11 @@ export class RoundEngine {
     const sum = sumCryptograms(cs);
     const next = this.applyAggregate(sum, a);
     let newHash = fromHex(sha256hex(f32bytes(next)));
-    if (this.opts.fault === 'bad-aggregate') newHash = new Uint8Array(32).fill(7);
+    if (this.hooks.aggregatorFault === 'bad-aggregate') newHash = new Uint8Array(32).fill(7);
     const body = { participants, cryptogramHashes: cs.map((c) => cryptogramHash(c)), sumHash: cryptogramHash(sum), baseModelHash: fromHex(this.global.hash), newModelHash: newHash };
     await this.send({ kind: MessageKind.AggregateRecord, body }, a, this.state.round, `${this.state.round}/${a}/record`);
-    crashPoint(this.state.round, 'record-sent');
-    if (this.opts.fault === 'bad-aggregate') return;
+    this.hooks.reached(this.state.round, 'record-sent');
+    if (this.hooks.aggregatorFault === 'bad-aggregate') return;
     const recordBytes = this.resend.get(`${this.state.round}/${a}/record`)!;
     await this.commit(next, a, this.self, participants);
     this.lastRecord = { version: this.global.version, bytes: recordBytes };
@@ -987,8 +998,8 @@ export class RoundEngine {
         await store.batch([{ type: 'del', key: 'external-weights' }]);
         this.log.info({ round: r }, 'using uploaded weights as this round\'s contribution');
       } else {
-        const delay = process.env.NODE_ENV === 'test' ? Number(process.env.FLNODE_TEST_TRAIN_DELAY_MS ?? 0) : 0;
-        if (delay > 0) await new Promise((res) => setTimeout(res, delay)); // test hook: a slow site
+        const delay = this.hooks.trainDelayMs;
+        if (delay > 0) await new Promise<void>((res) => this.timers.push(this.clock.setTimeout(res, delay))); // test hook: a slow site
         trainer.setWeights(this.weights);
         const seed = (this.opts.manifest.model.seed * 7919 + r * 104729 + this.members.indexOf(this.self) * 13) >>> 0;
         const res = await trainer.trainLocal({ seed });
@@ -1018,18 +1029,18 @@ export class RoundEngine {
     else {
       c = buildCryptogram(this.attemptParams(a), { id: this.self, secretKey: this.own.secret }, this.update.delta);
       await this.opts.store.putBytes(`crypt/${r}/${a}`, u32bytes(c)); // persisted before publishing
-      crashPoint(r, 'cryptogram-persisted');
+      this.hooks.reached(r, 'cryptogram-persisted');
     }
     this.received.set(`${a}/${this.self}`, c);
     this.recvHash.set(`${a}/${this.self}`, toHex(cryptogramHash(c)));
     await this.publishCryptogram(a, c);
-    crashPoint(r, 'cryptogram-published');
-    if (this.opts.fault === 'equivocate') {
+    this.hooks.reached(r, 'cryptogram-published');
+    if (this.hooks.aggregatorFault === 'equivocate') {
       const other = c.slice();
       other[0] = (other[0]! + 1) >>> 0;
       await this.publishCryptogram(a, other);
     }
-    this.state.lastProgressAt = Date.now();
+    this.state.lastProgressAt = this.clock.now();
     await this.persist();
   }
 
@@ -1069,15 +1080,3 @@ export class RoundEngine {
 }
 
 export const modelKey = (v: number): string => `model/${String(v).padStart(8, '0')}`;
-
-/**
- * Fault-suite hook (NODE_ENV=test only): FLNODE_TEST_CRASH_AT="<round>:<point>[,...]" makes the
- * process SIGKILL itself on reaching that point (a phase name, `cryptogram-persisted`,
- * `cryptogram-published` or `record-sent`), so that a crash of each role in each phase is
- * reproducible rather than a matter of timing.
- */
-function crashPoint(round: number, point: string): void {
-  if (process.env.NODE_ENV !== 'test' || !(process.env.FLNODE_TEST_CRASH_AT ?? '').split(',').includes(`${round}:${point}`)) return;
-  process.stderr.write(`test hook: SIGKILL at round ${round} ${point}\n`);
-  process.kill(process.pid, 'SIGKILL');
-}

@@ -1,12 +1,14 @@
-// Node state on disk (level): JSON records and binary blobs under string keys, atomic batches.
+// Node state on disk (level): JSON records and binary blobs under string keys, atomic batches
+// (the KeyValueStore the round logic persists through).
 import { Level } from 'level';
+import type { BatchOp, KeyValueStore } from '../runtime/kv-store.ts';
 
-export type BatchOp = { type: 'put'; key: string; value: unknown } | { type: 'putBytes'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+export type { BatchOp } from '../runtime/kv-store.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-export class Store {
+export class Store implements KeyValueStore {
   private readonly db: Level<string, Uint8Array>;
   constructor(readonly path: string) {
     this.db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' });
