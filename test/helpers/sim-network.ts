@@ -141,6 +141,7 @@ export class SimEndpoint implements Network {
         return;
       }
       if (verdict !== 'accept') return;
+      this.net.stats.delivered++;
       for (const h of this.handlers) h(bytes, from);
     });
   }
