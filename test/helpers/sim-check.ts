@@ -18,6 +18,8 @@ interface Committed {
 
 export class Checker {
   readonly violations: string[] = [];
+  /** Engine steps that threw (not a simulated crash): bugs, but the run goes on to see their effect. */
+  readonly errors: string[] = [];
   /** The first commit of each model version. */
   readonly committed = new Map<number, Committed>();
   /** Commits checked against FedAvg (versions reached by model sync are only compared by hash). */
@@ -47,7 +49,14 @@ export class Checker {
   /** A model error logged by an engine (anything but a simulated crash) is a violation. */
   engineError(node: string, line: string): void {
     if (line.includes('simulated crash')) return;
-    this.violation(`engine error at ${node}: ${line.slice(0, 300)}`);
+    let what = line;
+    try {
+      const j = JSON.parse(line) as { msg?: string; err?: string };
+      what = `${j.msg}: ${(j.err ?? '').split("\n").slice(0, 7).map((l) => l.trim().replace(/\(.*\/(node|protocol|test)\//, '($1/')).join(' < ')}`;
+    } catch {
+      /* not JSON: keep the line */
+    }
+    if (this.errors.length < 20) this.errors.push(`engine error at ${node}: ${what.slice(0, 600)} [${this.world.describe()}]`);
   }
 
   private onModel(node: string, version: number, hash: string, weights: Float32Array): void {

@@ -16,6 +16,7 @@ export interface SeedResult {
   /** Virtual seconds until every honest node finished, or null. */
   finishedAt: number | null;
   violations: string[];
+  errors: string[];
   plan: string[];
   hashes: string[];
 }
@@ -24,9 +25,12 @@ export interface SeedResult {
 export function optionsFor(seed: number): SimOptions {
   const r = new Rng(seed).fork('shape');
   const minDelayMs = r.int(1, 10);
+  const nodes = r.int(3, 5);
   return {
     seed,
-    nodes: r.int(3, 5),
+    nodes,
+    // a majority quorum: with fewer, two sides of a partition can both commit (see regressions)
+    minParticipants: Math.floor(nodes / 2) + 1,
     rounds: r.int(2, 4),
     parameters: r.pick([8, 32, 100]),
     links: { minDelayMs, maxDelayMs: minDelayMs + r.int(10, 300), loss: r.pick([0, 0, 0.01, 0.05, 0.1]), fifo: r.chance(0.5) },
@@ -90,6 +94,7 @@ export async function runSeed(seed: number, windowMs = 20_000, quietMs = 240_000
     trace: w.sched.trace,
     finishedAt,
     violations: w.checker.violations,
+    errors: w.checker.errors,
     plan,
     hashes: w.honest.map((n) => n.engine?.global.hash ?? '-'),
   };
