@@ -96,6 +96,9 @@ export class SimEndpoint implements Network {
   private validator: ((envelope: Uint8Array, from: string) => Verdict) | null = null;
   private readonly handlers: ((envelope: Uint8Array, from: string) => void)[] = [];
   private readonly rejectedFrom = new Map<string, number>();
+  /** AttemptStart (4) and AggregateRecord (5) envelopes this endpoint published, first copies and
+   * re-sends alike, with the virtual time (tests decode them to see what a node decided). */
+  readonly decisions: { at: number; bytes: Uint8Array }[] = [];
   /** Verdicts this endpoint's validator returned, by verdict. */
   readonly verdicts: Record<Verdict, number> = { accept: 0, reject: 0, ignore: 0 };
 
@@ -112,6 +115,7 @@ export class SimEndpoint implements Network {
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
   async publish(envelope: Uint8Array): Promise<void> {
+    if (envelope[1] === 4 || envelope[1] === 5) this.decisions.push({ at: this.host.sched.now, bytes: envelope.slice() });
     this.net.send(this, envelope);
   }
   setValidator(validate: (envelope: Uint8Array, from: string) => Verdict): void {

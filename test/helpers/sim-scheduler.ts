@@ -165,11 +165,9 @@ export class Host {
     const timers = this.dueTimers.splice(0);
     const inbox = this.inbox.splice(0);
     const inc = this.incarnation;
-    // one event: Node runs the timers phase, then reads the sockets
-    this.sched.schedule(0, `resume:${this.name}`, () => {
-      for (const t of timers) if (this.alive(inc)) t();
-      for (const m of inbox) if (this.alive(inc)) m();
-    });
+    // Node runs the timers phase, then reads the sockets, settling promises after each callback:
+    // one event each, in that order
+    for (const fn of [...timers, ...inbox]) this.sched.schedule(0, `resume:${this.name}`, () => void (this.alive(inc) && fn()));
   }
   crash(): void {
     this.state = 'down';
