@@ -33,8 +33,8 @@ export class SimNetwork {
   }
 
   /** A fresh endpoint for `peerId` on `host`'s current incarnation (replacing an older one). */
-  attach(host: Host, peerId: string): SimEndpoint {
-    const ep = new SimEndpoint(this, host, host.incarnation, peerId);
+  attach(host: Host, peerId: string, decisions: SimEndpoint['decisions'] = []): SimEndpoint {
+    const ep = new SimEndpoint(this, host, host.incarnation, peerId, decisions);
     this.endpoints.set(peerId, ep);
     return ep;
   }
@@ -46,6 +46,16 @@ export class SimNetwork {
   partition(groups: readonly (readonly string[])[]): void {
     for (let i = 0; i < groups.length; i++)
       for (let j = 0; j < groups.length; j++) if (i !== j) for (const a of groups[i]!) for (const b of groups[j]!) this.cuts.add(`${a}|${b}`);
+  }
+  /** Cut the links between `a` and `b`, both ways (a non-transitive partition: a third node may
+   * still hear both). */
+  cut(a: string, b: string): void {
+    this.cuts.add(`${a}|${b}`);
+    this.cuts.add(`${b}|${a}`);
+  }
+  /** Lose everything `from` sends to `to` (`to` still reaches `from`). */
+  cutOneWay(from: string, to: string): void {
+    this.cuts.add(`${from}|${to}`);
   }
   heal(): void {
     this.cuts.clear();
@@ -96,9 +106,6 @@ export class SimEndpoint implements Network {
   private validator: ((envelope: Uint8Array, from: string) => Verdict) | null = null;
   private readonly handlers: ((envelope: Uint8Array, from: string) => void)[] = [];
   private readonly rejectedFrom = new Map<string, number>();
-  /** AttemptStart (4) and AggregateRecord (5) envelopes this endpoint published, first copies and
-   * re-sends alike, with the virtual time (tests decode them to see what a node decided). */
-  readonly decisions: { at: number; bytes: Uint8Array }[] = [];
   /** Verdicts this endpoint's validator returned, by verdict. */
   readonly verdicts: Record<Verdict, number> = { accept: 0, reject: 0, ignore: 0 };
 
@@ -107,6 +114,9 @@ export class SimEndpoint implements Network {
     readonly host: Host,
     readonly incarnation: number,
     readonly selfId: string,
+    /** AttemptStart (4) and AggregateRecord (5) envelopes this endpoint published, first copies
+     * and re-sends alike, with the virtual time (tests decode them to see what a node decided). */
+    readonly decisions: { at: number; bytes: Uint8Array }[] = [],
   ) {}
 
   get alive(): boolean {

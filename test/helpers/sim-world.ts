@@ -6,10 +6,11 @@
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { pino, type Logger } from 'pino';
-import { signingPublicKey } from '../../protocol/index.ts';
+import { decodeEnvelope, MessageKind, signingPublicKey } from '../../protocol/index.ts';
 import type { SiteIdentity } from '../../node/identity.ts';
 import { createManifest, signManifest, type Manifest } from '../../node/manifest.ts';
 import { RoundEngine } from '../../node/rounds/engine.ts';
+import { aggregatorOrder } from '../../node/rounds/rotation.ts';
 import type { AggregatorFault, CrashPoint, EngineHooks } from '../../node/runtime/hooks.ts';
 import { MemoryStore, type BatchOp, type KeyValueStore } from '../../node/runtime/kv-store.ts';
 import { Checker } from './sim-check.ts';
@@ -53,6 +54,8 @@ export class SimNode {
   engine!: RoundEngine;
   endpoint!: SimEndpoint;
   crashes = 0;
+  /** AttemptStarts and AggregateRecords this node published, over all its incarnations. */
+  readonly decisions: { at: number; bytes: Uint8Array }[] = [];
   /** Crash points to crash at: `${round}:${point}`, each used once. */
   readonly crashAt = new Set<string>();
   /** After a crash at a point, restart this many ms later (null: stay down). */
@@ -121,14 +124,14 @@ export class SimWorld {
   /** Starts every node, each at a seeded offset within the first 300 ms. */
   async start(): Promise<void> {
     const r = this.rng.fork('start');
-    for (const n of this.nodes) this.sched.schedule(r.int(0, 300), `start:${n.name}`, () => void this.boot(n));
+    for (const n of this.nodes) this.sched.schedule(r.int(0, 300), `start:${n.name}`, () => void (n.host.state !== 'down' && this.boot(n)));
   }
 
   /** Starts an engine on `n`'s current incarnation, over the store it kept. */
   private async boot(n: SimNode): Promise<void> {
     const inc = n.host.incarnation;
     const clock = n.host.clock();
-    n.endpoint = this.net.attach(n.host, n.id);
+    n.endpoint = this.net.attach(n.host, n.id, n.decisions);
     const trainer = simTrainer({ site: n.id, index: n.index, parameters: this.opts.parameters ?? 32, samples: n.samples, modelSeed: this.manifest.model.seed, clock, trainMs: this.opts.trainMs ?? [50, 400], ledger: this.ledger });
     const hooks: EngineHooks = {
       reached: (round: number, point: CrashPoint) => {
@@ -192,6 +195,32 @@ export class SimWorld {
     }
   }
 
+  /** The decisions `n` published, decoded: [kind, round, attempt, aggregator or sender, participants]. */
+  decided(n: SimNode): { at: number; kind: 'start' | 'record'; round: number; attempt: number; participants: string[] }[] {
+    const publicKeyOf = (id: string) => this.nodes.find((x) => x.id === id)?.identity.signingPublic;
+    const seen = new Set<string>();
+    const out: ReturnType<SimWorld['decided']> = [];
+    for (const d of n.decisions) {
+      const env = decodeEnvelope(d.bytes, { consortium: this.manifest.consortium, publicKeyOf });
+      if (env.kind !== MessageKind.AttemptStart && env.kind !== MessageKind.AggregateRecord) continue;
+      const key = `${env.kind}/${env.round}/${env.attempt}/${env.body.participants.join(',')}`;
+      if (seen.has(key)) continue; // a re-send
+      seen.add(key);
+      out.push({ at: d.at, kind: env.kind === MessageKind.AttemptStart ? 'start' : 'record', round: env.round, attempt: env.attempt, participants: env.body.participants });
+    }
+    return out;
+  }
+
+  /** The nodes in aggregator order for `round` (candidate 0 first). */
+  order(round: number): SimNode[] {
+    return aggregatorOrder(this.nodes.map((n) => n.id), round).map((id) => this.node(id));
+  }
+
+  /** Names of nodes (for messages). */
+  names(ids: readonly string[]): string[] {
+    return ids.map((id) => this.node(id).name);
+  }
+
   /** A draw from the fault stream (random fault plans use it, so they replay with the seed). */
   get faults(): Rng {
     return this.faultRng;
@@ -204,7 +233,7 @@ export class SimWorld {
 
   /** A one-line description of the run so far, for failure messages. */
   describe(): string {
-    const nodes = this.nodes.map((n) => `${n.name}:${n.host.state[0]}:v${n.engine?.global.version ?? '-'}:r${n.engine?.round.round ?? '-'}a${n.engine?.round.attempt ?? '-'}f${n.engine?.round.failover ?? '-'}:${n.engine?.round.phase ?? '-'}`).join(' ');
+    const nodes = this.nodes.map((n) => `${n.name}:${n.host.state[0]}:v${n.engine?.global?.version ?? '-'}:r${n.engine?.round?.round ?? '-'}a${n.engine?.round?.attempt ?? '-'}f${n.engine?.round?.failover ?? '-'}:${n.engine?.round?.phase ?? '-'}`).join(' ');
     return `seed=${this.opts.seed} t=${this.elapsed().toFixed(3)}s events=${this.sched.events} ${nodes}`;
   }
 }
