@@ -19,6 +19,8 @@ export interface SeedResult {
   errors: string[];
   plan: string[];
   hashes: string[];
+  /** Event kinds honest unfinished nodes recorded in the round they are stuck in. */
+  stallEvents: string[];
 }
 
 /** The shape of the federation for a seed. */
@@ -75,8 +77,9 @@ export function scheduleFaults(w: SimWorld, windowMs: number): string[] {
 }
 
 /** Runs one seed: faults for `windowMs`, then quiet until finished (at most `quietMs`). */
-export async function runSeed(seed: number, windowMs = 20_000, quietMs = 240_000): Promise<SeedResult> {
-  const w = await SimWorld.create(optionsFor(seed));
+export async function runSeed(seed: number, opts: { windowMs?: number; quietMs?: number; override?: Partial<SimOptions> } = {}): Promise<SeedResult> {
+  const { windowMs = 20_000, quietMs = 120_000 } = opts;
+  const w = await SimWorld.create({ ...optionsFor(seed), ...opts.override });
   const plan = scheduleFaults(w, windowMs);
   await w.start();
   await w.run(windowMs, () => w.checker.violations.length > 0);
@@ -96,6 +99,13 @@ export async function runSeed(seed: number, windowMs = 20_000, quietMs = 240_000
     violations: w.checker.violations,
     errors: w.checker.errors,
     plan,
-    hashes: w.honest.map((n) => n.engine?.global.hash ?? '-'),
+    hashes: w.honest.map((n) => n.engine?.global?.hash ?? '-'),
+    stallEvents: [
+      ...new Set(
+        w.honest
+          .filter((n) => n.engine?.round && !n.engine.completed)
+          .flatMap((n) => n.engine.events.filter((e) => e.at >= n.engine.round.roundStartedAt).map((e) => e.kind)),
+      ),
+    ],
   };
 }
