@@ -18,3 +18,4 @@ export {
 } from './cryptogram.ts';
 export * from './wire.ts';
 export { chunkCryptogram, CryptogramAssembler } from './chunks.ts';
+export { applyAggregate, modelBytes, modelHash } from './aggregate.ts';

@@ -5,12 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
+  applyAggregate,
   compareIds,
   dequantize,
   fedAvgWeights,
   keystream,
   maskQuantized,
   maskSeed,
+  modelHash,
   quantizationScale,
   quantize,
   sharedSecret,
@@ -117,6 +119,15 @@ export const VECTOR_INPUTS: VectorInput[] = [
   { name: 'five-members-clipped-attempt-1', consortium: 'vectors-5', round: 42, attempt: 1, clip: 0.01, members: ids5.filter((id) => id !== 'klinik-ü').map((id) => ({ id, samples: 50 * (ids5.indexOf(id) + 1) })), d: 1024, amplitude: 0.2, seedTag: 'v5' },
 ];
 
+/** PROTOCOL.md §3/§5: the three-members vector's decoded aggregate applied to a base model, with both model hashes. */
+export function buildModelUpdateVector(): unknown {
+  const { decoded } = buildVector(VECTOR_INPUTS[1]!) as { decoded: number[] };
+  const base = Float32Array.from(detUpdate('model-update/base', decoded.length, 1));
+  const model = applyAggregate(base, Float32Array.from(decoded));
+  return { source: 'three-members', base: Array.from(base), base_hash: toHex(modelHash(base)), decoded, model: Array.from(model), model_hash: toHex(modelHash(model)) };
+}
+export const MODEL_UPDATE_VECTOR = 'model-update.json';
+
 export const VECTOR_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'protocol', 'vectors');
 
 export function vectorText(input: VectorInput): string {
@@ -129,4 +140,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     writeFileSync(path, vectorText(input));
     console.log(`wrote ${path}`);
   }
+  writeFileSync(join(VECTOR_DIR, MODEL_UPDATE_VECTOR), JSON.stringify(buildModelUpdateVector(), null, 1) + '\n');
+  console.log(`wrote ${join(VECTOR_DIR, MODEL_UPDATE_VECTOR)}`);
 }

@@ -117,3 +117,19 @@ export function verifyVector(v: Vector): string[] {
   }
   return problems;
 }
+
+/** The model-update vector (PROTOCOL.md §3/§5): model = base + decoded in float32, hashes = SHA-256 of the float32 LE bytes. */
+export function verifyModelUpdateVector(v: { base: number[]; base_hash: string; decoded: number[]; model: number[]; model_hash: string }): string[] {
+  const problems: string[] = [];
+  const hash = (w: number[]) => {
+    const b = Buffer.alloc(4 * w.length);
+    w.forEach((x, i) => b.writeFloatLE(x, 4 * i));
+    return createHash('sha256').update(b).digest('hex');
+  };
+  if (v.base.length !== v.decoded.length || v.model.length !== v.base.length) problems.push('lengths differ');
+  if (hash(v.base) !== v.base_hash) problems.push('base hash');
+  const i = v.base.findIndex((x, k) => Math.fround(x + v.decoded[k]!) !== v.model[k]);
+  if (i >= 0) problems.push(`model[${i}]`);
+  if (hash(v.model) !== v.model_hash) problems.push('model hash');
+  return problems;
+}
