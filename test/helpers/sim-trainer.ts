@@ -38,6 +38,9 @@ export class UpdateLedger {
     }
     this.entries.set(key, entry);
   }
+  get size(): number {
+    return this.entries.size;
+  }
   get(site: string, baseHash: string): LedgerEntry | undefined {
     return this.entries.get(`${site}/${baseHash}`);
   }

@@ -7,11 +7,13 @@ import { siteTarget } from '../helpers/sim-trainer.ts';
 describe('sim: federation', () => {
   it('5 nodes, 10 rounds: one model, every round the FedAvg of all five updates, the model moves towards the sites\' mean', async () => {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const w = await SimWorld.create({ seed: 1, nodes: 5, rounds: 10, parameters: 100 });
     await w.start();
     await w.run(120_000, () => w.converged() || w.checker.violations.length > 0);
     const ms = performance.now() - t0;
-    console.log(`      sim: 5 nodes, 10 rounds: ${w.elapsed().toFixed(1)} s virtual, ${w.sched.events} events, ${ms.toFixed(0)} ms`);
+    const cpu = process.cpuUsage(cpu0);
+    console.log(`      sim: 5 nodes, 10 rounds: ${w.elapsed().toFixed(1)} s virtual, ${w.sched.events} events, ${ms.toFixed(0)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms cpu`);
     assert.deepEqual(w.checker.violations, []);
     assert.deepEqual(w.checker.errors, []);
     assert.ok(w.converged(), w.describe());

@@ -190,6 +190,18 @@ describe('sim: machinery', () => {
     assert.equal((await n.store.get<{ version: number }>('global'))?.version, 1);
   });
 
+  it('the checker has teeth: a committed model that is not the FedAvg of the recorded updates is a violation', async () => {
+    const w = await SimWorld.create({ seed: 4, nodes: 3, rounds: 1 });
+    await w.start();
+    await w.run(30_000, () => w.ledger.size === 3);
+    assert.equal(w.checker.committed.has(1), false, 'committed before the updates could be altered');
+    // the ledger now disagrees with what site-0 masked and sent by 0.5 in one weight
+    w.ledger.get(w.nodes[0]!.id, w.checker.committed.get(0)!.hash)!.delta[3]! += 0.5;
+    await w.run(30_000, () => w.converged());
+    assert.equal(w.checker.violations.length, 1, w.checker.violations.join('\n'));
+    assert.match(w.checker.violations[0]!, /^FedAvg: v1 weight 3 /);
+  });
+
   it('a seed replays exactly: same event trace, same models (faults included)', async function () {
     this.timeout(60_000);
     for (const seed of [5, 13]) {

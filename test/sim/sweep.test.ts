@@ -58,7 +58,7 @@ describe('sim: randomized sweep', function () {
       faults += r.faults;
       const { unknown, known } = classify(r);
       for (const k of known) knownBy.set(k, [...(knownBy.get(k) ?? []), seed]);
-      if (one !== null) console.log(`      seed ${seed}: ${r.events} events, finished at ${r.finishedAt ?? '-'} s virtual\n        plan: ${r.plan.join('; ')}\n        ${[...r.violations, ...r.errors].join('\n        ') || 'no violations'}`);
+      if (one !== null) console.log(`      seed ${seed}: ${r.events} events, finished at ${r.finishedAt ?? '-'} s virtual, trace ${r.trace.toString(16)}\n        plan: ${r.plan.join('; ')}\n        ${[...r.violations, ...r.errors].join('\n        ') || 'no violations'}`);
       if (unknown.length) {
         failures.push(`seed ${seed} (replay: SIM_SEED=${seed} npx mocha test/sim/sweep.test.ts)\n  plan: ${r.plan.join('; ')}\n  ${unknown.join('\n  ')}`);
         console.log(`      FAILED ${failures.at(-1)}`);
