@@ -48,6 +48,31 @@ describe('sim: regressions (seeds that found bugs)', function () {
     assert.ok(w.converged(), w.describe());
   });
 
+  it('directed (found as seed 46 with bugs 1-2 patched): a member that refused a re-mask does not commit the abandoned attempt alone (fork of one version)', async () => {
+    // N=3, minParticipants 2. X persists its cryptogram and dies before publishing it; it comes
+    // back just before the collection deadline, so the aggregator re-masks without it (attempt 1).
+    // X holds its own attempt-0 cryptogram and refuses ("leaves out X"), then is cut off for a few
+    // seconds: it fails over to itself, holds every attempt-0 cryptogram and key, and commits
+    // attempt 0, while the others commit attempt 1. Both are majority sets: the quorum does not
+    // help, since an abandoned attempt stays aggregatable by anyone holding its cryptograms.
+    const w = await SimWorld.create({ seed: 71, nodes: 3, rounds: 1, minParticipants: 2, trainMs: [50, 100] });
+    const [agg, , x] = w.order(1);
+    x!.crashAt.add('1:cryptogram-persisted');
+    x!.restartAfterMs = null;
+    await w.start();
+    await w.run(10_000, () => x!.crashes === 1);
+    await w.run(10_000, () => !!agg!.engine.round.attempts[0]);
+    w.sched.schedule(agg!.engine.round.attempts[0]!.openedAt + 4400 - w.sched.now, 'restart', () => w.restart(x!));
+    await w.run(20_000, () => x!.engine?.events.some((e) => e.kind === 'refused-attempt'));
+    assert.ok(x!.engine.events.some((e) => e.kind === 'refused-attempt'), `X did not refuse the re-mask: ${w.describe()}`);
+    w.net.partition([[x!.id], w.nodes.filter((n) => n !== x).map((n) => n.id)]);
+    await w.run(10_000);
+    w.net.heal();
+    await w.run(60_000, () => w.converged());
+    assert.deepEqual(w.checker.violations, []);
+    assert.ok(w.converged(), w.describe());
+  });
+
   it('seed 170: a node isolated past the liveness window does not open its own attempt 0 when the partition heals', async () => {
     // isolated (not paused, not restarted), it does not settle: on hearing the others again it opens
     // attempt 0 as the aggregator it believes to be, beside the start they opened without it
