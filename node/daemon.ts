@@ -14,7 +14,7 @@ import { noHooks, type AggregatorFault, type EngineHooks } from './runtime/hooks
 import { createTrainer, exportLayersModel, importLayersModel, type SplitScheme } from './training/index.ts';
 import { setFlatWeights } from './training/model.ts';
 import type { Network, NodeStatus, NodeView, RoundSummary, Trainer } from './types.ts';
-import { UserError } from './cli/errors.ts';
+import { UserError } from './errors.ts';
 import { startHttpServer } from './http/server.ts';
 
 export interface DaemonOptions {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
-import { UserError } from './cli/errors.ts';
+import { UserError } from './errors.ts';
 
 export interface SiteIdentity {
   dir: string;

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { concat, fromHex, sign, signingPublicKey, toHex, utf8, verifySignature } from '../protocol/index.ts';
-import { UserError } from './cli/errors.ts';
+import { UserError } from './errors.ts';
 import { publicKeyFromPeerId } from './identity.ts';
 
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `expected ${bytes} bytes of lower-case hex`);

@@ -83,7 +83,9 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
       { type: 'put', key: 'global', value: { version: 2, hash } },
       {
         type: 'put', key: 'state',
-        value: { round: ROUND, attempt: ATTEMPT, failover: 0, phase: 'collecting', roundStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, attempts: { 1: { aggregator: peerA.peerId, participants: [self.peerId, peerA.peerId, peerB.peerId], openedAt: now } }, refused: [], equivocators: [], bytesIn: 0, bytesOut: 0, lastProgressAt: now },
+        // failover: one past member B's index, so B is an aggregator candidate (within f + 1)
+        // but neither the current one nor the attempt's (A): its records pass the candidate check
+        value: { round: ROUND, attempt: ATTEMPT, failover: aggregatorOrder([self, peerA, peerB].map((s) => s!.peerId), ROUND).indexOf(peerB.peerId) + 1, phase: 'collecting', roundStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, attempts: { 1: { aggregator: peerA.peerId, participants: [self.peerId, peerA.peerId, peerB.peerId], openedAt: now } }, refused: [], equivocators: [], bytesIn: 0, bytesOut: 0, lastProgressAt: now },
       },
     ]);
     const log = pino({ level: 'info' }, { write: (line: string) => void ((line.includes('"message rejected"') || line.includes('"message ignored (previous round)"')) && rejections.push(line)) });
@@ -281,23 +283,40 @@ describe('faults: bad envelopes into RoundEngine.validate()', function () {
     assert.ok(grown < 32 << 20, `memory grew by ${(grown / 2 ** 20).toFixed(1)} MiB after a ${(bytes / 2 ** 20).toFixed(1)} MiB flood`);
   });
 
+  it('an aggregate record from a member that is not the attempt\'s aggregator is ignored: no failover, no rejection recorded', async () => {
+    // the attack: any aggregator candidate could publish a bogus record and make every member fail
+    // over the honest aggregator of the attempt (PROTOCOL.md §5: the record's sender must be the
+    // aggregator of (r, a) the member expects)
+    assert.equal(engine.round.attempts[ATTEMPT]!.aggregator, peerA.peerId);
+    // (a participant set that differs from the attempt's: judged, it would be rejected at once)
+    const members = [self.peerId, peerB.peerId];
+    const h = new Uint8Array(32).fill(5);
+    const body = { participants: members, cryptogramHashes: members.map(() => h), sumHash: h, baseModelHash: globalHash, newModelHash: h };
+    const e = encodeEnvelope({ consortium: manifest.consortium, round: ROUND, attempt: ATTEMPT, sender: peerB.peerId }, { kind: MessageKind.AggregateRecord, body }, peerB.signingSecret);
+    const before = engine.round.failover;
+    const events = engine.events.length;
+    for (let i = 0; i < 3; i++) {
+      await engine.handle(decode(e));
+      tally.cases++;
+    }
+    assert.equal(engine.round.failover, before, 'a non-aggregator\'s record moved the aggregator');
+    assert.equal(engine.events.length, events, 'a non-aggregator\'s record was judged');
+    assert.ok(!engine.round.refused.includes(`record/${ATTEMPT}/${peerB.peerId}`));
+  });
+
   it('a wrong aggregate record re-sent by its aggregator costs it one failover, not one per copy', async () => {
     // participants differ from the accepted attempt's: rejected before any cryptogram is needed
     const members = [self.peerId, peerA.peerId];
     const h = new Uint8Array(32).fill(3);
     const body = { participants: members, cryptogramHashes: members.map(() => h), sumHash: h, baseModelHash: globalHash, newModelHash: h };
-    // from the current aggregator candidate, or the next one if that is this node (identities are
-    // random per run, so which member that is varies)
     const before = engine.round.failover;
-    const order = aggregatorOrder([self, peerA, peerB].map((s) => s.peerId), ROUND);
-    const aggregator = [peerA, peerB].find((s) => s.peerId === [order[before % 3], order[(before + 1) % 3]].find((p) => p !== self.peerId))!;
-    const e = encodeEnvelope({ consortium: manifest.consortium, round: ROUND, attempt: ATTEMPT, sender: aggregator.peerId }, { kind: MessageKind.AggregateRecord, body }, aggregator.signingSecret);
+    const e = encodeEnvelope({ consortium: manifest.consortium, round: ROUND, attempt: ATTEMPT, sender: peerA.peerId }, { kind: MessageKind.AggregateRecord, body }, peerA.signingSecret);
     for (let i = 0; i < 5; i++) {
       await engine.handle(decode(e));
       tally.cases++;
     }
     assert.equal(engine.round.failover, before + 1, `five copies of one wrong record moved the aggregator ${engine.round.failover - before} times`);
-    assert.ok(engine.round.refused.includes(`record/${ATTEMPT}/${aggregator.peerId}`));
+    assert.ok(engine.round.refused.includes(`record/${ATTEMPT}/${peerA.peerId}`));
     assert.equal(engine.events.filter((x) => x.kind === 'rejected-aggregate').length, 1, 'the rejection is recorded once');
   });
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { signingPublicKey } from '../../protocol/index.ts';
 import { initIdentity, loadApiToken, loadIdentity, loadOrCreateAdminKey, publicKeyFromPeerId } from '../../node/identity.ts';
 import { createManifest, loadManifest, signManifest } from '../../node/manifest.ts';
-import { UserError } from '../../node/cli/errors.ts';
+import { UserError } from '../../node/errors.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'flnode-id-'));
 const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/flnode.mjs', ...args], { encoding: 'utf8' });

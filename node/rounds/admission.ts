@@ -1,0 +1,145 @@
+// Admission of a decoded, signature-checked envelope against the round this node is in: the
+// rules the pure decoder cannot apply (PROTOCOL.md §5, "The node then applies state rules").
+// Each function returns the reason to drop the envelope, or null to admit it.
+import { decodeEnvelope, equalBytes, MAX_ENVELOPE_BYTES, MessageKind, ProtocolError, type Envelope } from '../../protocol/index.ts';
+import { publicKeyFromPeerId } from '../identity.ts';
+import type { Logger } from '../log.ts';
+import type { Verdict } from '../types.ts';
+import { candidateIndex } from './rotation.ts';
+import type { RoundState } from './state.ts';
+import { VerifiedEnvelopes } from './verified-envelopes.ts';
+
+/** How far a heartbeat's signed `sentAt` may be from this node's clock (PROTOCOL.md §5, Heartbeat). */
+export const HEARTBEAT_CLOCK_SLACK_MS = 300_000;
+/** Model sync may name any version up to this far ahead of the current round. */
+const ROUND_RANGE = 100_000;
+
+/** What admission reads about this node (a read-only view). */
+export interface AdmissionView {
+  readonly self: string;
+  readonly members: readonly string[];
+  readonly state: Readonly<RoundState>;
+  readonly maxAttempts: number;
+  readonly modelWords: number;
+  now(): number;
+  /** The key `sender` announced for `attempt` of the current round, if any. */
+  keyOf(attempt: number, sender: string): Uint8Array | undefined;
+}
+
+/**
+ * The state rules, in order. `candidateSlack` is how many failovers beyond this node's own an
+ * AttemptStart or AggregateRecord sender may be (1 by default; see `startSlack`).
+ */
+export function admit(env: Envelope, v: AdmissionView, candidateSlack = 1): string | null {
+  if (env.sender === v.self) return 'own message echoed';
+  if (env.kind === MessageKind.Heartbeat) return admitHeartbeat(env, v);
+  if (env.kind === MessageKind.ModelRequest || env.kind === MessageKind.ModelResponse) return env.round > v.state.round + ROUND_RANGE ? 'round out of range' : null;
+  return admitRoundMessage(env, v) ?? admitRole(env, v, candidateSlack);
+}
+
+/** A heartbeat is admitted from any round (it carries the sender's view); its signed clock must be near ours. */
+export function admitHeartbeat(env: Envelope & { kind: MessageKind.Heartbeat }, v: AdmissionView): string | null {
+  if (Math.abs(v.now() - env.body.sentAt) > HEARTBEAT_CLOCK_SLACK_MS) return 'heartbeat more than 5 minutes off this clock (replayed?)';
+  if (env.round > v.state.round + ROUND_RANGE) return 'round out of range';
+  return null;
+}
+
+/** Round and attempt of a round message: the current round (or the next, buffered), the current attempt (§4 rule 7 for records). */
+export function admitRoundMessage(env: Envelope, v: AdmissionView): string | null {
+  const s = v.state;
+  const r = s.round;
+  if (env.round < r) return `stale round ${env.round} (current ${r})`;
+  if (env.round > r + 1) return `future round ${env.round} (current ${r})`;
+  // A record for an earlier attempt of this round is still checked: an aggregator that was paused
+  // may finish attempt a-1 after the others moved on, and its verifiable result ends the round.
+  if (env.round === r && env.attempt < s.attempt && !(env.kind === MessageKind.AggregateRecord && s.attempts[env.attempt])) return `stale attempt ${env.attempt} (current ${s.attempt})`;
+  if (env.attempt >= v.maxAttempts) return `attempt ${env.attempt} beyond maxAttempts`;
+  return null;
+}
+
+/** Who may send what in the current round: aggregator candidates, one key per attempt, chunks of the model's size. */
+export function admitRole(env: Envelope, v: AdmissionView, candidateSlack: number): string | null {
+  const s = v.state;
+  if (env.round === s.round + 1) return null; // buffered until this node reaches that round
+  if (env.kind === MessageKind.AttemptStart || env.kind === MessageKind.AggregateRecord) {
+    const k = candidateIndex(v.members, s.round, env.sender, s.failover + candidateSlack);
+    if (k === null) return `${env.sender.slice(-8)} is not an aggregator candidate of round ${s.round}`;
+    if (env.kind === MessageKind.AttemptStart && env.body.aggregator !== env.sender) return 'attempt start names another aggregator';
+  }
+  if (env.kind === MessageKind.KeyAnnouncement) {
+    const prev = v.keyOf(env.attempt, env.sender);
+    if (prev && !equalBytes(prev, env.body.publicKey)) return 'a second, different key for the same attempt';
+  }
+  if (env.kind === MessageKind.CryptogramChunk && env.body.totalWords !== v.modelWords) return `cryptogram of ${env.body.totalWords} words, model has ${v.modelWords}`;
+  return null;
+}
+
+/**
+ * The candidate slack for handling `env`. The first AttemptStart of a round is taken from any
+ * candidate, not only up to f + 1: members skip candidates they believe dead from their own
+ * liveness view, and a member that refused a farther candidate's start would open its own attempt
+ * beside it (a split attempt that stalls the round; seen after a restart in the SIGSTOP fault
+ * test). A start for an attempt this node already follows is only compared (split detection),
+ * never followed, so it too is taken from any candidate.
+ */
+export function startSlack(env: Envelope, s: Readonly<RoundState>, members: number): number {
+  if (env.kind !== MessageKind.AttemptStart || env.round !== s.round) return 1;
+  const firstStart = env.attempt === 0 && !s.attempts[0];
+  const knownStart = !!s.attempts[env.attempt];
+  return firstStart || knownStart ? members : 1;
+}
+
+/**
+ * The gossip verdict for an envelope admission refused. An honest member one round behind still
+ * re-sends its last round's messages, an aggregator its AttemptStart included: drop those without
+ * penalising the sender (a rejection lowers its gossip score, and an aggregator stuck re-sending
+ * was graylisted by everyone, heard nothing, and never caught up); anything older or otherwise
+ * wrong is rejected.
+ */
+export function refusalVerdict(env: Envelope, currentRound: number): Verdict {
+  return env.round === currentRound - 1 ? 'ignore' : 'reject';
+}
+
+/**
+ * The gossip intake: decodes and verifies an envelope once per distinct byte string (the topic
+ * validator and the handler both see it), then admits it against the round.
+ */
+export class GossipGate {
+  private readonly verified = new VerifiedEnvelopes();
+
+  constructor(
+    private readonly consortium: string,
+    private readonly members: readonly string[],
+    private readonly view: () => AdmissionView,
+    private readonly log: Logger,
+  ) {}
+
+  private publicKeyOf = (sender: string): Uint8Array | undefined => (this.members.includes(sender) ? publicKeyFromPeerId(sender) : undefined);
+
+  /** Decode and verify a gossiped envelope (≤ MAX_ENVELOPE_BYTES); throws what the decoder throws. */
+  decode(bytes: Uint8Array): Envelope {
+    return this.verified.decode(bytes, (b) => decodeEnvelope(b, { consortium: this.consortium, publicKeyOf: this.publicKeyOf, maxBytes: MAX_ENVELOPE_BYTES }));
+  }
+
+  /** The state rules (admit) against the round now. */
+  check(env: Envelope, candidateSlack = 1): string | null {
+    return admit(env, this.view(), candidateSlack);
+  }
+
+  /** The topic validator's verdict, with the reason logged for anything not accepted. */
+  validate(bytes: Uint8Array, from: string): Verdict {
+    let env: Envelope;
+    try {
+      env = this.decode(bytes);
+    } catch (err) {
+      const reason = err instanceof ProtocolError ? err.code : 'MALFORMED';
+      this.log.warn({ from, reason, detail: (err as Error).message.slice(0, 200) }, 'message rejected');
+      return 'reject';
+    }
+    const reason = this.check(env, this.members.length);
+    if (!reason) return 'accept';
+    const verdict = refusalVerdict(env, this.view().state.round);
+    this.log.warn({ from: env.sender, kind: MessageKind[env.kind], round: env.round, attempt: env.attempt, reason }, verdict === 'ignore' ? 'message ignored (previous round)' : 'message rejected');
+    return verdict;
+  }
+}
