@@ -19,7 +19,8 @@ const KNOWN: { name: string; matches: (r: SeedResult, v: string) => boolean }[] 
   {
     // an aggregator restarted mid-round publishes its record without the others' public keys
     name: 'record-without-keys',
-    matches: (_r, v) => v.startsWith('engine error') && v.includes("reading 'publicKey'") && v.includes('RoundEngine.publishRecord'),
+    // (before the module split: attemptParams reading `publicKey`; after: decodeAggregate of null params)
+    matches: (_r, v) => v.startsWith('engine error') && v.includes('publishRecord') && (v.includes("reading 'publicKey'") || v.includes("reading 'participants'")),
   },
   {
     // two starts with different sets for one (r, a), or a refused re-mask: the round stalls for
