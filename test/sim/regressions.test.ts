@@ -56,6 +56,13 @@ describe('sim: regressions (seeds that found bugs)', function () {
     await clean(434);
   });
 
+  it('seed 497: a node cut off after collecting every cryptogram does not commit the attempt alone while the other side re-masks', async () => {
+    // N=3, min 2, partition {site-0} | {site-1, site-2}: site-0 holds all three attempt-0
+    // cryptograms, fails over to itself and commits attempt 0 alone; the other side re-masks
+    // (attempt 1, two participants) and commits another v3
+    await clean(497);
+  });
+
   it('directed (seeds 434, and 46 with bugs 1-2 patched): a member that refused a re-mask does not commit the abandoned attempt alone (fork of one version)', async () => {
     // N=3, minParticipants 2. X persists its cryptogram and dies before publishing it; it comes
     // back just before the collection deadline, so the aggregator re-masks without it (attempt 1).
