@@ -11,6 +11,8 @@ import { modelHash } from './sim-trainer.ts';
 
 interface Committed {
   hash: string;
+  /** The attempt it came from at the first committer (-1: reached by model sync). */
+  attempt: number;
   weights: Float32Array;
   by: string;
   at: number;
@@ -40,8 +42,8 @@ export class Checker {
       const tag = `${g.version}/${g.hash}`;
       if (this.seen.get(n.id) === tag) continue;
       this.seen.set(n.id, tag);
-      this.onModel(n.name, g.version, g.hash, e.currentWeights());
       const s = e.summaries.find((x) => x.round === g.version);
+      this.onModel(n.name, g.version, g.hash, e.currentWeights(), s?.attempt ?? -1);
       if (g.version > 0 && s && s.attempt >= 0 && this.committed.get(g.version)?.by === n.name) this.checkFedAvg(g.version, s.participants);
     }
   }
@@ -59,14 +61,14 @@ export class Checker {
     if (this.errors.length < 20) this.errors.push(`engine error at ${node}: ${what.slice(0, 600)} [${this.world.describe()}]`);
   }
 
-  private onModel(node: string, version: number, hash: string, weights: Float32Array): void {
+  private onModel(node: string, version: number, hash: string, weights: Float32Array, attempt: number): void {
     if (modelHash(weights) !== hash) this.violation(`${node} holds v${version} whose weights do not hash to ${hash.slice(0, 12)}`);
     const prior = this.committed.get(version);
     if (!prior) {
-      this.committed.set(version, { hash, weights: weights.slice(), by: node, at: this.world.sched.now });
+      this.committed.set(version, { hash, attempt, weights: weights.slice(), by: node, at: this.world.sched.now });
       return;
     }
-    if (prior.hash !== hash) this.violation(`agreement: ${node} holds v${version} ${hash.slice(0, 12)}, ${prior.by} committed ${prior.hash.slice(0, 12)}`);
+    if (prior.hash !== hash) this.violation(`agreement: ${node} holds v${version} ${hash.slice(0, 12)} (attempt ${attempt}), ${prior.by} committed ${prior.hash.slice(0, 12)} (attempt ${prior.attempt})`);
   }
 
   private checkFedAvg(version: number, participants: string[]): void {

@@ -56,6 +56,14 @@ describe('sim: regressions (seeds that found bugs)', function () {
     await clean(434);
   });
 
+  it('seed 80: a paused participant that refuses the re-mask on waking does not commit the abandoned attempt 0 (fork of round 1)', async () => {
+    // site-3 wakes from a 5.3 s pause after the others re-masked without it, refuses, fails over to
+    // itself and commits attempt 0 (it holds all four cryptograms); the others commit attempt 1.
+    // (Seen since records are judged only from the expected aggregator: before, the others
+    // accepted site-3's record for attempt 0 and all converged on it.)
+    await clean(80);
+  });
+
   it('seed 497: a node cut off after collecting every cryptogram does not commit the attempt alone while the other side re-masks', async () => {
     // N=3, min 2, partition {site-0} | {site-1, site-2}: site-0 holds all three attempt-0
     // cryptograms, fails over to itself and commits attempt 0 alone; the other side re-masks

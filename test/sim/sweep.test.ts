@@ -23,6 +23,16 @@ const KNOWN: { name: string; matches: (r: SeedResult, v: string) => boolean }[] 
     matches: (_r, v) => v.startsWith('engine error') && v.includes('publishRecord') && (v.includes("reading 'publicKey'") || v.includes("reading 'participants'")),
   },
   {
+    // SAFETY: two attempts of one round both committed (a member holding every cryptogram of an
+    // abandoned attempt commits it while the others commit the re-mask; regressions: seeds 434,
+    // 497 and the directed test). Any other agreement violation fails the sweep.
+    name: 'abandoned-attempt-fork',
+    matches: (_r, v) => {
+      const m = /^agreement: .* \(attempt (-?\d+)\), .* \(attempt (-?\d+)\)/.exec(v);
+      return !!m && m[1] !== m[2] && m[1] !== '-1' && m[2] !== '-1';
+    },
+  },
+  {
     // two starts with different sets for one (r, a), or a refused re-mask: the round stalls for
     // good (PROTOCOL.md §5: split attempts are not resolved by the protocol)
     name: 'split-stall',
