@@ -1,5 +1,5 @@
-// Component interfaces of the daemon (see STYLE.md: components injected, each replaceable in a
-// test by an in-memory one). Implementations: node/p2p (libp2p), node/rounds (state machine),
+// Component interfaces of the daemon (components injected, each replaceable in a test by an
+// in-memory one). Implementations: node/p2p (libp2p), node/rounds (state machine),
 // node/storage (level), node/training (tfjs).
 
 /** What a topic validator decides about one gossip message (gossipsub semantics). */
@@ -19,6 +19,17 @@ export interface Network {
    */
   setValidator(validate: (envelope: Uint8Array, from: string) => Verdict): void;
   onMessage(handler: (envelope: Uint8Array, from: string) => void): void;
+  /**
+   * Direct request/response with one member, outside gossip (model sync: PROTOCOL.md §5 sends a
+   * ModelResponse on a direct stream, up to MAX_MODEL_ENVELOPE_BYTES). Sends `request` (one signed
+   * envelope, ≤ MAX_ENVELOPE_BYTES) to `peer` and resolves with the peer's answer (one envelope of
+   * at most `maxResponseBytes`), or null when the peer had none. Rejects when the peer cannot be
+   * reached, the answer is larger than allowed, or nothing complete arrives within `timeoutMs`.
+   * `from` in the handler below is the authenticated peer id of the connection.
+   */
+  request(peer: string, request: Uint8Array, opts: { maxResponseBytes: number; timeoutMs: number }): Promise<Uint8Array | null>;
+  /** Serves other members' direct requests: the handler returns the answer envelope, or null for none. */
+  onRequest(handler: (request: Uint8Array, from: string) => Promise<Uint8Array | null>): void;
   /** Peer ids this node has an open connection to. */
   connectedPeers(): string[];
   /** Multiaddrs this node listens on (with /p2p/<id>). */
@@ -65,8 +76,6 @@ export interface Trainer {
 
 /** Round phases, in order (node/rounds owns the state machine). */
 export type RoundPhase =
-  | 'idle'
-  | 'liveness'
   | 'keys'
   | 'training'
   | 'masking'

@@ -1,5 +1,5 @@
 // A bounds-checked cursor over bytes and its writing twin. Every read that would pass the end
-// throws MALFORMED; callers check `done()` to reject trailing bytes.
+// throws MALFORMED; callers call `end()` to reject trailing bytes.
 import { fromUtf8, utf8 } from './bytes.ts';
 import { fail } from './errors.ts';
 

@@ -307,11 +307,4 @@ export function decodeEnvelope(bytes: Uint8Array, opts: DecodeOptions): Envelope
   return { version, consortium, round, attempt, sender, ...message } as Envelope;
 }
 
-/** Peek at the kind of an envelope without verifying it (for logs); null if unreadable. */
-export function peekKind(bytes: Uint8Array): MessageKind | null {
-  if (bytes.length < 2 || bytes[0] !== WIRE_VERSION) return null;
-  const k = bytes[1]!;
-  return k >= MessageKind.Heartbeat && k <= MessageKind.ModelResponse ? (k as MessageKind) : null;
-}
-
 export { ProtocolError };

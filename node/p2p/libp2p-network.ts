@@ -9,6 +9,7 @@ import { identify } from '@libp2p/identify';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
+import type { Stream } from '@libp2p/interface';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { MAX_ENVELOPE_BYTES } from '../../protocol/index.ts';
 import type { SiteIdentity } from '../identity.ts';
@@ -33,6 +34,45 @@ export interface Libp2pNetworkOptions {
 // announcement or a cryptogram a late peer missed); the envelope itself is what is validated.
 const NONCE_BYTES = 8;
 
+// Direct requests (model sync) run on their own protocol, one request and one answer per stream,
+// each framed as u32be(length) || bytes; length 0 answers "nothing". Requests are at most one
+// gossip-sized envelope; the answer's limit is the requester's.
+const REQUEST_PROTOCOL = '/flnode/v1/request/1.0.0';
+/** Bytes per send() of a large answer, so the muxer's backpressure is honoured. */
+const SEND_SLICE = 1 << 20;
+
+/** Reads one frame from the stream; rejects a frame announcing more than `max` bytes before reading it. */
+async function readFrame(stream: Stream, max: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let have = 0;
+  let need = -1;
+  for await (const chunk of stream) {
+    const b = chunk instanceof Uint8Array ? chunk : chunk.subarray();
+    parts.push(b);
+    have += b.length;
+    if (need < 0 && have >= 4) {
+      const head = Buffer.concat(parts);
+      need = head.readUInt32BE(0);
+      if (need > max) throw new Error(`answer of ${need} bytes exceeds ${max}`);
+      parts.splice(0, parts.length, head);
+    }
+    if (need >= 0 && have >= 4 + need) break;
+  }
+  if (need < 0 || have < 4 + need) throw new Error('stream ended before the whole frame arrived');
+  if (have > 4 + need) throw new Error('trailing bytes after the frame');
+  return new Uint8Array(Buffer.concat(parts).subarray(4, 4 + need));
+}
+
+async function writeFrame(stream: Stream, data: Uint8Array): Promise<void> {
+  const head = new Uint8Array(4);
+  new DataView(head.buffer).setUint32(0, data.length);
+  if (!stream.send(head)) await stream.onDrain();
+  for (let o = 0; o < data.length; o += SEND_SLICE) {
+    if (!stream.send(data.subarray(o, o + SEND_SLICE))) await stream.onDrain();
+  }
+  await stream.close();
+}
+
 const verdicts: Record<Verdict, TopicValidatorResult> = { accept: TopicValidatorResult.Accept, reject: TopicValidatorResult.Reject, ignore: TopicValidatorResult.Ignore };
 
 export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<Network> {
@@ -40,6 +80,7 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
   const topic = `flnode/v1/${opts.consortium}`;
   let validator: (envelope: Uint8Array, from: string) => Verdict = () => 'reject';
   const handlers: ((envelope: Uint8Array, from: string) => void)[] = [];
+  let serve: ((request: Uint8Array, from: string) => Promise<Uint8Array | null>) | null = null;
   const peerAddrs = opts.peers.map((p) => multiaddr(p));
   for (const a of peerAddrs) {
     if (!a.getComponents().some((c) => c.name === 'p2p')) throw new Error(`--peers ${a.toString()} must end with /p2p/<peer id>`);
@@ -163,6 +204,20 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
     selfId: opts.identity.peerId,
     async start() {
       await node.start();
+      await node.handle(REQUEST_PROTOCOL, async (stream, connection) => {
+        const from = connection.remotePeer.toString();
+        const timer = setTimeout(() => stream.abort(new Error('request timed out')), 60_000);
+        try {
+          const req = await readFrame(stream, MAX_ENVELOPE_BYTES);
+          const answer = serve ? await serve(req, from) : null;
+          await writeFrame(stream, answer ?? new Uint8Array(0));
+        } catch (err) {
+          log.warn({ peer: from, err: (err as Error).message }, 'direct request failed');
+          stream.abort(err as Error);
+        } finally {
+          clearTimeout(timer);
+        }
+      }, { maxInboundStreams: 8 });
       pubsub.subscribe(topic);
       void dialMissing();
       redial = setInterval(() => void dialMissing(), 1000);
@@ -182,6 +237,25 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'publish failed');
       }
+    },
+    async request(peer, request, { maxResponseBytes, timeoutMs }) {
+      const signal = AbortSignal.timeout(timeoutMs);
+      const stream = await node.dialProtocol(peerIdFromString(peer), REQUEST_PROTOCOL, { signal });
+      stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, maxResponseBytes + 4);
+      const timer = setTimeout(() => stream.abort(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
+      try {
+        await writeFrame(stream, request);
+        const answer = await readFrame(stream, maxResponseBytes);
+        return answer.length ? answer : null;
+      } catch (err) {
+        stream.abort(err as Error);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    onRequest(h) {
+      serve = h;
     },
     setValidator(v) {
       validator = v;

@@ -11,7 +11,7 @@ import { VerifiedEnvelopes } from './verified-envelopes.ts';
 
 /** How far a heartbeat's signed `sentAt` may be from this node's clock (PROTOCOL.md §5, Heartbeat). */
 export const HEARTBEAT_CLOCK_SLACK_MS = 300_000;
-/** Model sync may name any version up to this far ahead of the current round. */
+/** A heartbeat may name a round up to this far ahead of the current one. */
 const ROUND_RANGE = 100_000;
 
 /** What admission reads about this node (a read-only view). */
@@ -33,7 +33,8 @@ export interface AdmissionView {
 export function admit(env: Envelope, v: AdmissionView, candidateSlack = 1): string | null {
   if (env.sender === v.self) return 'own message echoed';
   if (env.kind === MessageKind.Heartbeat) return admitHeartbeat(env, v);
-  if (env.kind === MessageKind.ModelRequest || env.kind === MessageKind.ModelResponse) return env.round > v.state.round + ROUND_RANGE ? 'round out of range' : null;
+  // PROTOCOL.md §5: model sync travels on direct streams (Network.request), never on gossip
+  if (env.kind === MessageKind.ModelRequest || env.kind === MessageKind.ModelResponse) return 'model sync travels on direct streams only';
   return admitRoundMessage(env, v) ?? admitRole(env, v, candidateSlack);
 }
 
@@ -119,6 +120,11 @@ export class GossipGate {
   /** Decode and verify a gossiped envelope (≤ MAX_ENVELOPE_BYTES); throws what the decoder throws. */
   decode(bytes: Uint8Array): Envelope {
     return this.verified.decode(bytes, (b) => decodeEnvelope(b, { consortium: this.consortium, publicKeyOf: this.publicKeyOf, maxBytes: MAX_ENVELOPE_BYTES }));
+  }
+
+  /** Decode and verify an envelope that came on a direct stream (up to `maxBytes`); not cached. */
+  decodeDirect(bytes: Uint8Array, maxBytes: number): Envelope {
+    return decodeEnvelope(bytes, { consortium: this.consortium, publicKeyOf: this.publicKeyOf, maxBytes });
   }
 
   /** The state rules (admit) against the round now. */

@@ -14,7 +14,7 @@ import { Collector } from './collector.ts';
 import { Contribution } from './contribution.ts';
 import { EventLog, type EventKind } from './events.ts';
 import { Liveness } from './liveness.ts';
-import { ModelSync } from './model-sync.ts';
+import { ModelSync, type SyncIO } from './model-sync.ts';
 import { Outbox } from './outbox.ts';
 import type { RoundStore } from './round-store.ts';
 import { aggregatorOrder } from './rotation.ts';
@@ -30,6 +30,8 @@ export interface ContextOptions {
   clock: Clock;
   hooks: EngineHooks;
   onChange: () => void;
+  /** The engine's side of model sync (signing, direct streams, the queue). */
+  syncIO: SyncIO;
 }
 
 export class RoundContext {
@@ -55,8 +57,10 @@ export class RoundContext {
   keys = new KeyBook();
   collector!: Collector;
   readonly changed: () => void;
+  private readonly syncIO: SyncIO;
 
   constructor(o: ContextOptions) {
+    this.syncIO = o.syncIO;
     this.self = o.identity.peerId;
     this.members = o.manifest.members.map((m) => m.peerId);
     this.manifest = o.manifest;
@@ -77,7 +81,7 @@ export class RoundContext {
     this.weights = weights;
     this.state = state;
     this.liveness = new Liveness(this.self, this.members, this.manifest.timeouts.livenessMs, this.clock.now(), resumed);
-    this.sync = new ModelSync(this.liveness);
+    this.sync = new ModelSync(this.liveness, this.syncIO);
     this.beginRound();
   }
 

@@ -25,6 +25,7 @@ import type { NodeEvent } from './events.ts';
 import { checkAttemptDeadline, checkStartDeadline, collectDeadline, skipDeadCandidates } from './failover.ts';
 import type { PeerHeartbeat } from './liveness.ts';
 import { MemberRole } from './member.ts';
+import type { SyncIO } from './model-sync.ts';
 import { announceKey, publishCryptogram, tickParticipant } from './participant.ts';
 import { RoundStore } from './round-store.ts';
 import { addPhaseTime, freshState, type GlobalModel, type RoundState } from './state.ts';
@@ -71,7 +72,14 @@ export class RoundEngine {
   constructor(opts: EngineOptions) {
     this.opts = opts;
     const clock = opts.clock ?? new SystemClock();
-    const ctx = new RoundContext({ ...opts, store: new RoundStore(opts.store), clock, hooks: opts.hooks ?? noHooks, onChange: () => opts.onChange?.() });
+    const syncIO: SyncIO = {
+      sign: (message) => ctx.outbox.sign(message, ctx.state.round, ctx.state.attempt),
+      request: (peer, bytes, o) => opts.network.request(peer, bytes, o),
+      decode: (bytes, maxBytes) => this.gate.decodeDirect(bytes, maxBytes),
+      enqueue: (step) => this.enqueue(step),
+      adopt: (v, weights, hash, from) => this.adopt(v, weights, hash, from),
+    };
+    const ctx = new RoundContext({ ...opts, store: new RoundStore(opts.store), clock, hooks: opts.hooks ?? noHooks, onChange: () => opts.onChange?.(), syncIO });
     this.ctx = ctx;
     this.members = [...ctx.members];
     const view = () => ({ self: ctx.self, members: ctx.members, state: ctx.state, maxAttempts: ctx.manifest.maxAttempts, modelWords: ctx.weights.length, now: () => clock.now(), keyOf: (a: number, s: string) => ctx.keys.publicKey(a, s) });
@@ -143,6 +151,7 @@ export class RoundEngine {
     ctx.init(global, weights, resumed ? saved : freshState(global.version + 1, ctx.clock.now(), ctx.manifest.plan.rounds), resumed);
     if (resumed) await this.restoreRound();
     network.setValidator((b, from) => this.validate(b, from));
+    network.onRequest(async (b, from) => ctx.sync.serve(ctx, b, from));
     network.onMessage((b) => {
       // Heartbeats are applied at once, not queued behind slow steps (training, evaluation):
       // liveness must reflect the network, not this node's own backlog.
@@ -232,7 +241,7 @@ export class RoundEngine {
       if (env.kind !== MessageKind.Heartbeat) ctx.log.info({ from: env.sender, kind: MessageKind[env.kind], reason: why }, 'message ignored');
       return;
     }
-    if (env.kind !== MessageKind.Heartbeat && env.kind !== MessageKind.ModelRequest && env.kind !== MessageKind.ModelResponse && env.round === ctx.state.round + 1) {
+    if (env.kind !== MessageKind.Heartbeat && env.round === ctx.state.round + 1) {
       if (this.pending.length < MAX_PENDING) this.pending.push(env);
       return;
     }
@@ -240,9 +249,8 @@ export class RoundEngine {
       case MessageKind.Heartbeat:
         return this.onHeartbeat(env);
       case MessageKind.ModelRequest:
-        return ctx.sync.answer(ctx, env);
       case MessageKind.ModelResponse:
-        return ctx.sync.onResponse(ctx, env, (v, w, hash, from) => this.adopt(v, w, hash, from));
+        return; // direct streams only (model-sync.ts); admission refuses them on gossip
       case MessageKind.KeyAnnouncement:
         ctx.keys.set(env.attempt, env.sender, { publicKey: env.body.publicKey, samples: env.body.samples });
         break;
@@ -260,7 +268,7 @@ export class RoundEngine {
   }
 
   private onHeartbeat(env: Of<MessageKind.Heartbeat>): void {
-    this.ctx.liveness.noteHeartbeat(env.sender, env.round, env.attempt, env.body, this.ctx.clock.now());
+    if (!this.ctx.liveness.noteHeartbeat(env.sender, env.round, env.attempt, env.body, this.ctx.clock.now())) this.ctx.log.debug({ from: env.sender, sentAt: env.body.sentAt }, 'heartbeat dropped: not newer than the last one (replayed?)');
   }
 
   // ---------------------------------------------------------------- the tick: one step per phase and role
@@ -269,7 +277,7 @@ export class RoundEngine {
     if (this.stopped) return;
     const { ctx } = this;
     this.notePause();
-    await ctx.sync.request(ctx);
+    ctx.sync.request(ctx);
     if (ctx.completed) return ctx.setPhase('done');
     // Live members already completed this round: never open or commit it here (that would fork
     // the model); the model comes by sync instead.
@@ -320,7 +328,7 @@ export class RoundEngine {
     const { ctx } = this;
     const s = ctx.state;
     const now = ctx.clock.now();
-    ctx.liveness.noteOwn({ at: now, version: ctx.global.version, hash: ctx.global.hash, round: s.round, attempt: s.attempt, phase: s.phase });
+    ctx.liveness.noteOwn({ at: now, sentAt: now, version: ctx.global.version, hash: ctx.global.hash, round: s.round, attempt: s.attempt, phase: s.phase });
     try {
       await ctx.send({ kind: MessageKind.Heartbeat, body: { sentAt: now, modelVersion: ctx.global.version, modelHash: fromHex(ctx.global.hash), phase: s.phase } });
     } catch (err) {

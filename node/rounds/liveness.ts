@@ -4,8 +4,10 @@ import type { HeartbeatBody } from '../../protocol/index.ts';
 import { toHex } from '../../protocol/index.ts';
 
 export interface PeerHeartbeat {
-  /** When this node last heard the member (epoch ms). */
+  /** When the member was last heard alive (epoch ms): its last heartbeat's signed `sentAt`, or when that arrived if earlier. */
   at: number;
+  /** The signed `sentAt` of that heartbeat. */
+  sentAt: number;
   version: number;
   hash: string;
   round: number;
@@ -37,13 +39,22 @@ export class Liveness {
     if (resumedMidRound) this.resumedAt = now; // restarted mid-round: same stale view as a pause
   }
 
-  /** A member's heartbeat, admitted (PROTOCOL.md §5 Heartbeat). */
-  noteHeartbeat(sender: string, round: number, attempt: number, body: HeartbeatBody, now: number): void {
+  /**
+   * A member's heartbeat, admitted (PROTOCOL.md §5 Heartbeat). Liveness is judged by its signed
+   * `sentAt` (capped at the arrival time, so a future date buys nothing), and one not newer than the
+   * last heartbeat from that member is dropped: a recorded heartbeat replayed in a fresh gossip
+   * wrapper neither makes a dead member look live nor rolls back the model it reported. Returns
+   * false for a dropped one.
+   */
+  noteHeartbeat(sender: string, round: number, attempt: number, body: HeartbeatBody, now: number): boolean {
+    const prev = this.heartbeats.get(sender);
+    if (prev && body.sentAt <= prev.sentAt) return false;
     const hash = toHex(body.modelHash);
-    this.heartbeats.set(sender, { at: now, version: body.modelVersion, hash, round, attempt, phase: body.phase });
+    this.heartbeats.set(sender, { at: Math.min(body.sentAt, now), sentAt: body.sentAt, version: body.modelVersion, hash, round, attempt, phase: body.phase });
     const claim = `${body.modelVersion}/${hash}`;
     if (!this.claims.has(claim) && this.claims.size > MAX_CLAIMS) this.claims.clear();
     (this.claims.get(claim) ?? this.claims.set(claim, new Set()).get(claim)!).add(sender);
+    return true;
   }
 
   /** This node's own heartbeat, as it sends it. */
@@ -104,6 +115,11 @@ export class Liveness {
     const others = this.others(now);
     const ahead = others.filter((hb) => hb.version > version).length;
     return ahead >= 2 && ahead > others.length / 2;
+  }
+
+  /** Live members whose heartbeat reports model `version` (with another hash than `notHash`, when given). */
+  holders(version: number, notHash: string | null, now: number): string[] {
+    return [...this.heartbeats].filter(([p, hb]) => p !== this.self && now - hb.at < this.livenessMs && hb.version === version && hb.hash !== notHash).map(([p]) => p);
   }
 
   /** A live member reports a model older than `version` (it needs this node's last record). */

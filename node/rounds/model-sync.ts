@@ -1,38 +1,63 @@
-// Catching up (node/rounds/README.md rule 9): when to ask for a newer or the majority's model,
-// whether to answer a request, and whether a fetched model may be adopted. Decisions only.
+// Catching up (node/rounds/README.md rule 9): when to ask for a newer or the majority's model and
+// whom, whether to answer a request, and whether a fetched model may be adopted. Requests and
+// answers travel on direct streams (Network.request; PROTOCOL.md §5: ModelResponse ≤ 64 MiB), never
+// on gossip, so a model of any allowed size syncs.
 import { sha256 } from '@noble/hashes/sha2.js';
-import { fromHex, MessageKind, modelBytes, toHex, type Envelope, type Message } from '../../protocol/index.ts';
+import { fromHex, MAX_ENVELOPE_BYTES, MAX_MODEL_ENVELOPE_BYTES, MessageKind, modelBytes, toHex, type Envelope, type Message } from '../../protocol/index.ts';
 import type { Clock } from '../runtime/clock.ts';
+import type { Logger } from '../log.ts';
 import type { EventKind } from './events.ts';
 import type { Liveness } from './liveness.ts';
 import type { GlobalModel } from './state.ts';
 
-/** At most one request (and one answer per version) this often. */
+/** At most one request (and one answer per requester) this often. */
 const REQUEST_EVERY_MS = 2000;
 /** How long a commit may be in flight before a member behind by one version asks. */
 const BEHIND_GRACE_MS = 1500;
+/** A whole model answer must arrive within this long. */
+const FETCH_TIMEOUT_MS = 60_000;
+/** Model versions a request may name beyond the requester's current round. */
+const VERSION_RANGE = 100_000;
 
 export type ResponseDecision = { kind: 'ignore' } | { kind: 'bad'; why: string } | { kind: 'adopt'; fork: boolean; weights: Float32Array };
 
 /** What model sync uses of the round context (context.ts implements it). */
 export interface SyncHost {
+  readonly self: string;
   readonly global: GlobalModel;
   readonly weights: Float32Array;
-  readonly state: { readonly lastProgressAt: number };
+  readonly state: { readonly round: number; readonly lastProgressAt: number };
   readonly clock: Clock;
-  send(message: Message): Promise<unknown>;
+  readonly log: Logger;
   record(kind: EventKind, detail: string): void;
   names(ids: readonly string[]): string;
+}
+
+/** The engine's side of a fetch: signing, the direct stream, verification and the handling queue. */
+export interface SyncIO {
+  sign(message: Message): Uint8Array;
+  request(peer: string, request: Uint8Array, opts: { maxResponseBytes: number; timeoutMs: number }): Promise<Uint8Array | null>;
+  /** Decodes and verifies a direct envelope (signature, member, consortium) of at most `maxBytes`; throws otherwise. */
+  decode(bytes: Uint8Array, maxBytes: number): Envelope;
+  /** Runs `step` in the engine's queue. */
+  enqueue(step: () => Promise<void>): void;
+  /** Commits a fetched and verified model as version `version`. */
+  adopt(version: number, weights: Float32Array, hash: string, from: string): Promise<void>;
 }
 
 export class ModelSync {
   /** newModelHash of a signed AggregateRecord this node saw but could not check (missed start, missing cryptograms or keys). */
   pendingRecordHash: string | null = null;
   private lastRequest = 0;
-  private readonly lastResponse = new Map<number, number>();
+  private readonly lastResponse = new Map<string, number>();
+  private fetching = false;
+  private turn = 0;
   private behindSince: number | null = null;
 
-  constructor(private readonly liveness: Liveness) {}
+  constructor(
+    private readonly liveness: Liveness,
+    private readonly io: SyncIO,
+  ) {}
 
   /** A new round: the record seen for the last one is settled. */
   newRound(): void {
@@ -76,11 +101,12 @@ export class ModelSync {
     return best;
   }
 
-  /** Answer a request for `version` (only the current global model, never v0, once per interval)? */
-  shouldAnswer(version: number, global: GlobalModel, now: number): boolean {
+  /** Answer `from`'s request for `version`? Only the current global model, never v0, once per interval per requester. */
+  shouldAnswer(version: number, from: string, global: GlobalModel, now: number): boolean {
     if (version !== global.version || version === 0) return false;
-    if (now - (this.lastResponse.get(version) ?? 0) < REQUEST_EVERY_MS) return false;
-    this.lastResponse.set(version, now);
+    if (now - (this.lastResponse.get(from) ?? 0) < REQUEST_EVERY_MS) return false;
+    if (this.lastResponse.size > 1024) this.lastResponse.clear();
+    this.lastResponse.set(from, now);
     return true;
   }
 
@@ -100,27 +126,53 @@ export class ModelSync {
     return { kind: 'adopt', fork: version === global.version, weights };
   }
 
-  /** The tick's step: asks the peers for a newer (or the majority's) model when due. */
-  async request(ctx: SyncHost): Promise<void> {
-    const v = this.versionToRequest(ctx.global, ctx.state.lastProgressAt, ctx.clock.now());
-    if (v !== null) await ctx.send({ kind: MessageKind.ModelRequest, body: { version: v } });
+  /** The tick's step: when due, asks one live member holding the wanted version (in turn), in the background. */
+  request(host: SyncHost): void {
+    if (this.fetching) return;
+    const now = host.clock.now();
+    const v = this.versionToRequest(host.global, host.state.lastProgressAt, now);
+    if (v === null) return;
+    const peers = this.liveness.holders(v, v === host.global.version ? host.global.hash : null, now);
+    if (!peers.length) return;
+    const peer = peers[this.turn++ % peers.length]!;
+    this.fetching = true;
+    const req = this.io.sign({ kind: MessageKind.ModelRequest, body: { version: v } });
+    void this.io
+      .request(peer, req, { maxResponseBytes: MAX_MODEL_ENVELOPE_BYTES, timeoutMs: FETCH_TIMEOUT_MS })
+      .then((answer) => answer && this.io.enqueue(() => this.onAnswer(host, answer, peer)))
+      .catch((err) => host.log.warn({ peer: host.names([peer]), version: v, err: (err as Error).message }, 'model request failed'))
+      .finally(() => (this.fetching = false));
   }
 
-  /** A ModelRequest: answered with the current global model. */
-  async answer(ctx: SyncHost, env: Envelope & { kind: MessageKind.ModelRequest }): Promise<void> {
-    const v = env.body.version;
-    if (!this.shouldAnswer(v, ctx.global, ctx.clock.now())) return;
-    await ctx.send({ kind: MessageKind.ModelResponse, body: { version: v, modelHash: fromHex(ctx.global.hash), weights: modelBytes(ctx.weights) } });
+  /** A direct ModelRequest from `from`: the current global model, signed, or null. */
+  serve(host: SyncHost, bytes: Uint8Array, from: string): Uint8Array | null {
+    let env: Envelope;
+    try {
+      env = this.io.decode(bytes, MAX_ENVELOPE_BYTES);
+    } catch (err) {
+      host.log.warn({ from, err: (err as Error).message }, 'model request rejected');
+      return null;
+    }
+    if (env.kind !== MessageKind.ModelRequest || env.sender !== from || env.sender === host.self || env.round > host.state.round + VERSION_RANGE) return null;
+    if (!this.shouldAnswer(env.body.version, from, host.global, host.clock.now())) return null;
+    return this.io.sign({ kind: MessageKind.ModelResponse, body: { version: host.global.version, modelHash: fromHex(host.global.hash), weights: modelBytes(host.weights) } });
   }
 
-  /** A ModelResponse: adopted (`adopt`) when judgeResponse allows it; a bad one is recorded. */
-  async onResponse(ctx: SyncHost, env: Envelope & { kind: MessageKind.ModelResponse }, adopt: (version: number, weights: Float32Array, hash: string, from: string) => Promise<void>): Promise<void> {
+  /** The answer of `peer`: adopted when judgeResponse allows it; a bad one is recorded. */
+  private async onAnswer(host: SyncHost, bytes: Uint8Array, peer: string): Promise<void> {
+    let env: Envelope;
+    try {
+      env = this.io.decode(bytes, MAX_MODEL_ENVELOPE_BYTES);
+    } catch (err) {
+      return host.record('bad-model', `model answer from ${host.names([peer])} rejected: ${(err as Error).message}`);
+    }
+    if (env.kind !== MessageKind.ModelResponse || env.sender !== peer) return host.record('bad-model', `answer from ${host.names([peer])} is not its model response`);
     const v = env.body.version;
     const hash = toHex(env.body.modelHash);
-    const d = this.judgeResponse(env.sender, v, hash, env.body.weights, ctx.global, ctx.weights.length, ctx.clock.now());
+    const d = this.judgeResponse(env.sender, v, hash, env.body.weights, host.global, host.weights.length, host.clock.now());
     if (d.kind === 'ignore') return;
-    if (d.kind === 'bad') return ctx.record('bad-model', `model from ${ctx.names([env.sender])} ${d.why}`);
-    if (d.fork) ctx.record('fork-healed', `this node's model v${v} differs from the one most live members hold; adopting theirs`);
-    await adopt(v, d.weights, hash, env.sender);
+    if (d.kind === 'bad') return host.record('bad-model', `model from ${host.names([env.sender])} ${d.why}`);
+    if (d.fork) host.record('fork-healed', `this node's model v${v} differs from the one most live members hold; adopting theirs`);
+    await this.io.adopt(v, d.weights, hash, env.sender);
   }
 }

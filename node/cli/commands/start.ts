@@ -5,6 +5,7 @@ import { createLogger } from '../../log.ts';
 import { parseSplit } from '../../training/index.ts';
 import { DatasetError } from '../../training/dataset.ts';
 import { UserError } from '../errors.ts';
+import type { AggregatorFault } from '../../runtime/hooks.ts';
 import { intOption } from '../options.ts';
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -42,7 +43,7 @@ export function register(program: Command): void {
         throw new UserError((err as Error).message);
       }
       const http = o.http ? parseHostPort(o.http) : null;
-      const fault = process.env.NODE_ENV === 'test' ? ((process.env.FLNODE_TEST_FAULT as 'equivocate' | 'bad-aggregate' | 'false-dropout' | undefined) ?? null) : null;
+      const fault = process.env.NODE_ENV === 'test' ? ((process.env.FLNODE_TEST_FAULT as AggregatorFault | undefined) ?? null) : null;
       const log = createLogger('cli');
       let daemon;
       try {
