@@ -19,7 +19,7 @@ export interface LinkFaults {
 export const calmLinks: LinkFaults = { minDelayMs: 5, maxDelayMs: 30, loss: 0, fifo: true };
 
 export class SimNetwork {
-  readonly stats = { sent: 0, delivered: 0, lost: 0, cut: 0, rejected: 0 };
+  readonly stats = { sent: 0, delivered: 0, lost: 0, cut: 0, rejected: 0, requests: 0 };
   faults: LinkFaults;
   private readonly endpoints = new Map<string, SimEndpoint>();
   private readonly cuts = new Set<string>();
@@ -64,6 +64,19 @@ export class SimNetwork {
     return !this.cuts.has(`${a}|${b}`);
   }
 
+  /** One link delay drawn from the seeded stream. */
+  delay(): number {
+    return this.rng.int(this.faults.minDelayMs, this.faults.maxDelayMs);
+  }
+  /** Whether one delivery is lost (drawn from the seeded stream). */
+  lose(): boolean {
+    if (this.faults.loss > 0 && this.rng.chance(this.faults.loss)) {
+      this.stats.lost++;
+      return true;
+    }
+    return false;
+  }
+
   /** Members with a live endpoint and an uncut link to `peerId`. */
   connected(peerId: string): string[] {
     return [...this.endpoints.values()].filter((e) => e.selfId !== peerId && e.alive && this.linked(peerId, e.selfId)).map((e) => e.selfId);
@@ -105,6 +118,7 @@ export class SimNetwork {
 export class SimEndpoint implements Network {
   private validator: ((envelope: Uint8Array, from: string) => Verdict) | null = null;
   private readonly handlers: ((envelope: Uint8Array, from: string) => void)[] = [];
+  private requestHandler: ((request: Uint8Array, from: string) => Promise<Uint8Array | null>) | null = null;
   private readonly rejectedFrom = new Map<string, number>();
   /** Verdicts this endpoint's validator returned, by verdict. */
   readonly verdicts: Record<Verdict, number> = { accept: 0, reject: 0, ignore: 0 };
@@ -134,6 +148,57 @@ export class SimEndpoint implements Network {
   onMessage(handler: (envelope: Uint8Array, from: string) => void): void {
     this.handlers.push(handler);
   }
+  /**
+   * A direct stream to `peer`: the request and the answer each take one seeded link delay and may
+   * be lost like gossip; a peer that is down, cut off, or has no handler never answers, and the
+   * request then fails after `timeoutMs` (an unreachable peer fails after one delay, as a refused
+   * dial does).
+   */
+  request(peer: string, request: Uint8Array, opts: { maxResponseBytes: number; timeoutMs: number }): Promise<Uint8Array | null> {
+    return new Promise((resolve, reject) => {
+      if (!this.alive) return; // a dead process waits forever
+      let settled = false;
+      const settle = (fn: () => void) => this.host.arrive(this.incarnation, () => {
+        if (settled) return;
+        settled = true;
+        fn();
+      });
+      const sched = this.host.sched;
+      sched.schedule(opts.timeoutMs, `timeout:${this.host.name}`, () => settle(() => reject(new Error(`request to ${peer.slice(-8)} timed out after ${opts.timeoutMs} ms`))));
+      const to = this.net.endpoint(peer);
+      if (!to?.alive || !this.net.linked(this.selfId, peer)) {
+        sched.schedule(this.net.delay(), `dial:${this.host.name}`, () => settle(() => reject(new Error(`cannot reach ${peer.slice(-8)}`))));
+        return;
+      }
+      if (this.net.lose()) return;
+      const copy = request.slice();
+      sched.schedule(this.net.delay(), `req:${this.host.name}>${to.host.name}`, () => {
+        if (!this.net.linked(this.selfId, peer)) return;
+        to.serve(copy, this.selfId, (answer) => {
+          if (this.net.lose()) return;
+          sched.schedule(this.net.delay(), `res:${to.host.name}>${this.host.name}`, () => {
+            if (!this.net.linked(peer, this.selfId)) return;
+            settle(() => (answer !== null && answer.length > opts.maxResponseBytes ? reject(new Error(`answer of ${answer.length} bytes exceeds ${opts.maxResponseBytes}`)) : resolve(answer)));
+          });
+        });
+      });
+    });
+  }
+  onRequest(handler: (request: Uint8Array, from: string) => Promise<Uint8Array | null>): void {
+    this.requestHandler = handler;
+  }
+  /** @internal a direct request arrives; `reply` is called with the handler's answer. */
+  serve(request: Uint8Array, from: string, reply: (answer: Uint8Array | null) => void): void {
+    this.host.arrive(this.incarnation, () => {
+      if (!this.alive || !this.requestHandler) return;
+      this.net.stats.requests++;
+      this.requestHandler(request, from).then(
+        (answer) => void (this.alive && reply(answer === null ? null : answer.slice())),
+        () => undefined, // the handler failed: no answer, the requester times out
+      );
+    });
+  }
+
   connectedPeers(): string[] {
     return this.alive ? this.net.connected(this.selfId) : [];
   }

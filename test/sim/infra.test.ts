@@ -151,6 +151,30 @@ describe('sim: machinery', () => {
     assert.deepEqual(got, [2]);
   });
 
+  it('SimNetwork direct requests: answered after two delays; oversized answers, unreachable or crashed peers fail', async () => {
+    const s = new Scheduler();
+    const net = new SimNetwork(new Rng(3), { minDelayMs: 10, maxDelayMs: 10, loss: 0, fifo: true });
+    const ha = new Host(s, 'a');
+    const hb = new Host(s, 'b');
+    const a = net.attach(ha, 'A');
+    const b = net.attach(hb, 'B');
+    b.onRequest(async (req, from) => (req[0] === 0 ? null : new Uint8Array(req[0]! * 10).fill(from === 'A' ? 1 : 2)));
+    const outcome = (p: Promise<Uint8Array | null>) => p.then((x) => (x === null ? 'none' : `${x.length}x${x[0]}@${s.now - SIM_EPOCH}`), (e: Error) => `error: ${e.message}@${s.now - SIM_EPOCH}`);
+    const opts = { maxResponseBytes: 50, timeoutMs: 1000 };
+    const got = [outcome(a.request('B', Uint8Array.of(3), opts)), outcome(a.request('B', Uint8Array.of(0), opts)), outcome(a.request('B', Uint8Array.of(9), opts))];
+    await s.run({ until: SIM_EPOCH + 100 });
+    assert.deepEqual(await Promise.all(got), ['30x1@20', 'none', 'error: answer of 90 bytes exceeds 50@20']);
+    net.partition([['A'], ['B']]);
+    const cut = outcome(a.request('B', Uint8Array.of(1), opts));
+    await s.run({ until: SIM_EPOCH + 200 });
+    assert.equal(await cut, 'error: cannot reach B@110');
+    net.heal();
+    const lost = outcome(a.request('B', Uint8Array.of(1), opts));
+    hb.crash(); // the request reaches a dead process: no answer, the requester times out
+    await s.run({ until: SIM_EPOCH + 2000 });
+    assert.equal(await lost, 'error: request to B timed out after 1000 ms@1200');
+  });
+
   it('sim trainer: every site starts from one model; an update is a pure function of base, site and seed, and is recorded', async () => {
     const s = new Scheduler();
     const h = new Host(s, 'h');
