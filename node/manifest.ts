@@ -193,3 +193,13 @@ export function isMember(m: Manifest, peerId: string): boolean {
 export function memberName(m: Manifest, peerId: string): string | undefined {
   return m.members.find((x) => x.peerId === peerId)?.name;
 }
+
+/**
+ * The fewest participants an attempt may have: the manifest's minParticipants, but never N/2 or
+ * fewer. Two attempts of one round on the two sides of a partition could otherwise both commit
+ * (a fork found by the simulation, seed 58: minParticipants 2 of 5).
+ */
+export function participantQuorum(m: Manifest): number {
+  return Math.max(m.minParticipants, Math.floor(m.members.length / 2) + 1);
+}
+

@@ -3,6 +3,7 @@
 // the collection deadline. Commit and following its own AttemptStart are the engine's.
 import { fromHex, MessageKind, type AttemptStartBody } from '../../protocol/index.ts';
 import { reMaskSet } from './attempts.ts';
+import { participantQuorum } from '../manifest.ts';
 import type { RoundContext } from './context.ts';
 import { collectDeadline } from './failover.ts';
 import { buildRecord } from './records.ts';
@@ -38,7 +39,7 @@ export class AggregatorRole {
     const { ctx } = this;
     const keys = ctx.keys.of(0);
     const haveAll = ctx.members.every((m) => keys.has(m));
-    if ((haveAll || now - ctx.state.roundStartedAt > ctx.manifest.timeouts.keysMs) && keys.size >= ctx.manifest.minParticipants) await this.openAttempt(0, [...keys.keys()], 'round start');
+    if ((haveAll || now - ctx.state.roundStartedAt > ctx.manifest.timeouts.keysMs) && keys.size >= participantQuorum(ctx.manifest)) await this.openAttempt(0, [...keys.keys()], 'round start');
   }
 
   /** During attempt a: the record once all cryptograms are in and settled, or a re-mask past the collection deadline. */
@@ -57,7 +58,7 @@ export class AggregatorRole {
     if (now <= collectDeadline(ctx, a)) return;
     let survivors = info.participants.filter((p) => ctx.collector.has(a, p));
     if (ctx.hooks.aggregatorFault === 'false-dropout') survivors = survivors.slice(1);
-    const set = reMaskSet(a, survivors, ctx.manifest.minParticipants, ctx.manifest.maxAttempts);
+    const set = reMaskSet(a, survivors, participantQuorum(ctx.manifest), ctx.manifest.maxAttempts);
     if (set) await this.openAttempt(a + 1, set, `missing cryptograms from ${ctx.names(missing)}`);
   }
 

@@ -1,6 +1,7 @@
 // Deadlines and failover (node/rounds/README.md rule 2, 6): skip candidates known dead, fail over
 // an aggregator that misses its deadline, and report an attempt that cannot go on.
 import { stallReason } from './attempts.ts';
+import { participantQuorum } from '../manifest.ts';
 import type { RoundContext } from './context.ts';
 
 /** Attempt 0: `trainingMs + collectMs` after it opened; later attempts: `keysMs + collectMs`. */
@@ -47,7 +48,7 @@ export async function checkAttemptDeadline(ctx: RoundContext, a: number, missing
  */
 function noteStall(ctx: RoundContext, a: number, participants: string[], missing: string[]): void {
   const have = participants.length - missing.length;
-  const why = stallReason(a, have, ctx.manifest.minParticipants, ctx.manifest.maxAttempts);
+  const why = stallReason(a, have, participantQuorum(ctx.manifest), ctx.manifest.maxAttempts);
   if (!why || !ctx.events.firstTime(`stall/${a}`)) return;
   ctx.record('attempt-stalled', `round ${ctx.state.round} attempt ${a} is stalled: this node holds cryptograms from ${have} of ${participants.length} participants and ${why}; it goes on when ${ctx.names(missing)} publish${missing.length === 1 ? 'es' : ''} theirs (check that they are running and connected)`);
 }

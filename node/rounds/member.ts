@@ -3,6 +3,7 @@
 // come from collector.ts, attempts.ts and records.ts; this applies them.
 import { toHex, type Envelope, type MessageKind } from '../../protocol/index.ts';
 import { judgeAttemptStart } from './attempts.ts';
+import { participantQuorum } from '../manifest.ts';
 import type { RoundContext } from './context.ts';
 import { announceKey } from './participant.ts';
 import { judgeRecord, recordTag } from './records.ts';
@@ -58,7 +59,7 @@ export class MemberRole {
     const a = env.attempt;
     const { participants } = env.body;
     const d = judgeAttemptStart(a, env.sender, env.body, {
-      state: ctx.state, members: ctx.members, minParticipants: ctx.manifest.minParticipants, globalHash: ctx.global.hash,
+      state: ctx.state, members: ctx.members, minParticipants: participantQuorum(ctx.manifest), globalHash: ctx.global.hash,
       holds: (at, p) => ctx.collector.has(at, p), names: (ids) => ctx.names(ids),
     });
     switch (d.kind) {
