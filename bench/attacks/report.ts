@@ -1,0 +1,207 @@
+// The attack benchmark's outputs: JSON, a Markdown report (one table per attack, plain vs
+// cryptogram, mean ± sd over seeds), the reconstruction grid (PNG) and the poisoning chart (SVG).
+import { encode } from 'fast-png';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { InversionImages, InversionRow, LabelRow, MemberRow, PoisonRow } from './phases.ts';
+import { contributionBounds } from './poisoning.ts';
+import { mean, meanSd, type MeanSd } from './stats.ts';
+
+const fmt = (m: MeanSd, d = 3) => (Number.isFinite(m.mean) ? `${m.mean.toFixed(d)} ± ${m.sd.toFixed(d)}` : 'n/a');
+const bySeed = <T extends { seed: number }>(rows: readonly T[], f: (r: T[]) => number): MeanSd => {
+  const seeds = [...new Set(rows.map((r) => r.seed))];
+  return meanSd(seeds.map((s) => f(rows.filter((r) => r.seed === s))).filter((v) => Number.isFinite(v)));
+};
+
+/** Rows of images: per batch size, true | plain | cryptogram | aggregate (best match per true image). */
+export function renderGrid(blocks: readonly InversionImages[], scale = 3, gap = 4): Uint8Array {
+  const tile = 28 * scale;
+  const cols = Math.max(...blocks.map((b) => b.batch));
+  const width = gap + cols * (tile + gap);
+  const rowsPerBlock = 4;
+  const height = gap + blocks.length * (rowsPerBlock * (tile + gap) + 3 * gap);
+  const px = new Uint8Array(width * height).fill(96);
+  let y0 = gap;
+  for (const b of blocks) {
+    for (const [r, imgs] of [b.truth, b.plain, b.cryptogram, b.aggregate].entries()) {
+      if (!imgs) continue; // not run: the row stays background grey
+      for (let i = 0; i < b.batch; i++) {
+        const x0 = gap + i * (tile + gap);
+        const yy = y0 + r * (tile + gap);
+        for (let y = 0; y < tile; y++) {
+          for (let x = 0; x < tile; x++) {
+            const v = imgs[i * 784 + Math.floor(y / scale) * 28 + Math.floor(x / scale)] ?? 0;
+            px[(yy + y) * width + x0 + x] = Math.round(255 * Math.min(1, Math.max(0, v)));
+          }
+        }
+      }
+    }
+    y0 += rowsPerBlock * (tile + gap) + 3 * gap;
+  }
+  return encode({ width, height, data: px, channels: 1, depth: 8 });
+}
+
+const finalRound = (rows: readonly PoisonRow[]) => {
+  const last = Math.max(...rows.map((r) => r.round));
+  return rows.filter((r) => r.round === last);
+};
+
+function poisonSummary(poison: readonly PoisonRow[]) {
+  const out: { mode: string; attack: string; clip: number; auc: MeanSd; backdoor: MeanSd; auc_drop: MeanSd; auc_per_round: number[]; backdoor_per_round: number[] }[] = [];
+  const last = finalRound(poison);
+  const rounds = [...new Set(poison.map((r) => r.round))].sort((a, b) => a - b);
+  for (const mode of ['plain', 'cryptogram']) {
+    const base = last.filter((r) => r.mode === mode && r.attack === 'none');
+    const keys = [...new Map(poison.filter((r) => r.mode === mode).map((r) => [`${r.attack}@${r.clip}`, r])).values()];
+    for (const k of keys) {
+      const rows = poison.filter((r) => r.mode === mode && r.attack === k.attack && r.clip === k.clip);
+      const fin = finalRound(rows);
+      out.push({
+        mode,
+        attack: k.attack,
+        clip: k.clip,
+        auc: bySeed(fin, (r) => mean(r.map((x) => x.auc))),
+        backdoor: bySeed(fin, (r) => mean(r.map((x) => x.backdoor))),
+        auc_drop: bySeed(fin, (r) => mean(base.filter((b) => b.seed === r[0]!.seed).map((b) => b.auc)) - mean(r.map((x) => x.auc))),
+        auc_per_round: rounds.map((q) => mean(rows.filter((r) => r.round === q).map((r) => r.auc))),
+        backdoor_per_round: rounds.map((q) => mean(rows.filter((r) => r.round === q).map((r) => r.backdoor))),
+      });
+    }
+  }
+  return out;
+}
+
+export async function renderDamageChart(poison: readonly PoisonRow[]): Promise<string> {
+  const s = poisonSummary(poison).filter((r) => r.attack !== 'none');
+  const values = s.map((r) => ({ C: r.clip, mode: r.mode, attack: r.attack, auc_drop: r.auc_drop.mean, backdoor: 100 * r.backdoor.mean }));
+  const panel = (attack: string, field: string, title: string) => ({
+    title: `${attack}: ${title}`,
+    data: { values: values.filter((v) => v.attack === attack) },
+    mark: { type: 'line' as const, point: true },
+    width: 300,
+    height: 220,
+    encoding: {
+      x: { field: 'C', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'clip C (log)' },
+      y: { field, type: 'quantitative' as const, title },
+      color: { field: 'mode', type: 'nominal' as const },
+      strokeDash: { field: 'mode', type: 'nominal' as const },
+    },
+  });
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'PneumoniaMNIST, one malicious site of 3: damage after the last round against the clip C (mean of seeds)',
+    hconcat: [panel('sign-flip', 'auc_drop', 'test AUC drop'), panel('backdoor', 'backdoor', 'backdoor success (%)')],
+  };
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}
+
+export interface ReportInput {
+  setup: Record<string, unknown> & { dataset: string; commit: string; command: string; seeds: number[] };
+  label: LabelRow[];
+  member: MemberRow[];
+  inversion: InversionRow[];
+  poison: PoisonRow[];
+  files: { grid: string | null; chart: string | null };
+}
+
+export function writeReport(r: ReportInput): { json: string; md: string } {
+  const ds = r.setup.dataset;
+  const L: string[] = [];
+  const summary: Record<string, unknown> = {};
+  L.push(`# Inference and poisoning attacks on ${ds}: plain FedAvg updates vs flnode cryptograms`, '');
+  const cmds = (r.setup.commands ?? {}) as Record<string, string>;
+  L.push(Object.keys(cmds).length > 1 ? `Commands (one phase per run, merged): ${Object.entries(cmds).map(([k, v]) => `${k}: \`${v}\``).join('; ')}.` : `Command: \`${r.setup.command}\` at commit \`${r.setup.commit}\`.`);
+  L.push(`Seeds ${r.setup.seeds.join(', ')}; figures are mean ± sd over seeds.`);
+  L.push('Setup (JSON beside this file has every row): ```' + JSON.stringify(r.setup) + '```', '');
+  const crit: string[] = [];
+
+  if (r.label.length) {
+    const mae = (f: (x: LabelRow) => number) => bySeed(r.label, (rows) => mean(rows.map((x) => Math.abs(f(x) - x.truth))));
+    const t = {
+      plain: mae((x) => x.plain),
+      cryptogram: mae((x) => x.cryptogram),
+      aggregate: mae((x) => x.aggregate),
+      pooled_bound: mae((x) => x.pooled),
+    };
+    summary.label = t;
+    L.push(`## 1. Label-distribution inference (${ds}, pneumonia fraction of each site)`, '');
+    L.push('Shadow-update regressor (property inference: Ateniese et al. 2015; Melis et al. 2019). MAE over 3 sites × rounds.', '');
+    L.push('| what the aggregator sees | estimate from | MAE of the fraction |', '|---|---|---|');
+    L.push(`| plain updates | the site's update | ${fmt(t.plain)} |`);
+    L.push(`| flnode | the site's cryptogram, read as an update | ${fmt(t.cryptogram)} |`);
+    L.push(`| flnode | the aggregate (same regressor) | ${fmt(t.aggregate)} |`);
+    L.push(`| flnode, bound | the exact pooled fraction of all sites (the most an aggregate can tell about every site) | ${fmt(t.pooled_bound)} |`, '');
+    crit.push(`label MAE on plain updates ${t.plain.mean.toFixed(3)} (criterion ≤ 0.05: ${t.plain.mean <= 0.05 ? 'met' : 'MISSED'}); on cryptograms ${t.cryptogram.mean.toFixed(3)} and from the aggregate ${t.aggregate.mean.toFixed(3)}, against the aggregate-only bound ${t.pooled_bound.mean.toFixed(3)} (${Math.min(t.cryptogram.mean, t.aggregate.mean) >= t.pooled_bound.mean - 1e-9 ? 'no better than the aggregate allows' : 'BETTER than the pooled-fraction bound'})`);
+  }
+
+  if (r.member.length) {
+    L.push(`## 2. Membership inference (${ds}: each site's training images vs label-matched test images)`, '');
+    L.push('Loss threshold (Yeom et al. 2018) and difficulty-calibrated loss (Watson et al. 2022, reference = the round\'s global model) on the rebuilt model. Mean over sites × rounds.', '');
+    L.push('| model the attacker rebuilds | attack | AUC | TPR at 1 % FPR |', '|---|---|---|---|');
+    const m: Record<string, { auc: MeanSd; tpr1: MeanSd }> = {};
+    for (const view of ['plain', 'cryptogram', 'aggregate'] as const) {
+      for (const attack of ['yeom', 'calibrated'] as const) {
+        const rows = r.member.filter((x) => x.view === view && x.attack === attack);
+        const auc = bySeed(rows, (q) => mean(q.map((x) => x.auc)));
+        const tpr1 = bySeed(rows, (q) => mean(q.map((x) => x.tpr1)));
+        m[`${view}/${attack}`] = { auc, tpr1 };
+        const what = view === 'plain' ? 'global + site update (plain)' : view === 'cryptogram' ? 'global + cryptogram read as update (flnode)' : 'next global model = global + aggregate (flnode)';
+        L.push(`| ${what} | ${attack} | ${fmt(auc)} | ${fmt(tpr1)} |`);
+      }
+    }
+    summary.membership = m;
+    L.push('');
+    const best = (v: string) => Math.max(m[`${v}/yeom`]!.auc.mean, m[`${v}/calibrated`]!.auc.mean);
+    crit.push(`membership AUC on plain updates ${best('plain').toFixed(3)} (best of the two attacks; criterion "clearly above 0.5": ${best('plain') >= 0.55 ? 'met' : 'MISSED'}); on the cryptogram ${best('cryptogram').toFixed(3)}, from the aggregate ${best('aggregate').toFixed(3)} (${best('cryptogram') <= best('aggregate') + 0.01 ? 'no better than the aggregate allows' : 'BETTER than the aggregate'})`);
+  }
+
+  if (r.inversion.length) {
+    L.push(`## 3. Gradient inversion (${ds}, one SGD step on a batch of the attacked site's images)`, '');
+    L.push('Cosine matching + total variation (Geiping et al. 2020); single-image label from the output-bias sign (Zhao et al. 2020, iDLG), true labels given for batches > 1. SSIM / PSNR of each true image to its best-matching reconstruction.', '');
+    L.push('| batch | source | SSIM | PSNR (dB) |', '|---|---|---|---|');
+    const inv: Record<string, { ssim: MeanSd; psnr: MeanSd }> = {};
+    for (const batch of [...new Set(r.inversion.map((x) => x.batch))]) {
+      for (const view of ['plain', 'cryptogram', 'aggregate'] as const) {
+        const rows = r.inversion.filter((x) => x.batch === batch && x.view === view);
+        const s = bySeed(rows, (q) => mean(q.map((x) => x.ssim)));
+        const p = bySeed(rows, (q) => mean(q.map((x) => x.psnr)));
+        inv[`${batch}/${view}`] = { ssim: s, psnr: p };
+        const what = view === 'plain' ? 'plain update' : view === 'cryptogram' ? 'cryptogram (flnode)' : `aggregate of 3 sites (flnode; ${3 * batch} images fitted)`;
+        L.push(`| ${batch} | ${what} | ${fmt(s)} | ${fmt(p, 1)} |`);
+      }
+    }
+    summary.inversion = inv;
+    const labelled = r.inversion.filter((x) => x.labelInferred !== undefined);
+    const acc = (v: string) => mean(labelled.filter((x) => x.view === v).map((x) => (x.labelInferred ? 1 : 0)));
+    L.push('', `Single-image label inferred correctly: plain ${(100 * acc('plain')).toFixed(0)} %, cryptogram ${(100 * acc('cryptogram')).toFixed(0)} % of seeds.`);
+    if (r.files.grid) L.push('', `![reconstructions](${r.files.grid})`, '', `\`${r.files.grid}\` (first seed): per batch size 1, 4, 8, four rows: true images | from the plain update | from the cryptogram | from the aggregate (best match per true image).`);
+    L.push('');
+    const s1 = inv['1/plain']?.ssim.mean ?? NaN;
+    crit.push(`single-image reconstruction SSIM from plain updates ${s1.toFixed(3)} (criterion ≥ 0.5: ${s1 >= 0.5 ? 'met' : 'MISSED'}); from the cryptogram ${(inv['1/cryptogram']?.ssim.mean ?? NaN).toFixed(3)}, from the aggregate ${(inv['1/aggregate']?.ssim.mean ?? NaN).toFixed(3)}`);
+  }
+
+  if (r.poison.length) {
+    const s = poisonSummary(r.poison);
+    summary.poisoning = s;
+    L.push(`## 4. Poisoning by one site of 3 (${ds}; site 0 malicious)`, '');
+    L.push('(a) sign-flipped update boosted ×B/w (w = the site’s FedAvg weight; Blanchard et al. 2017; boosting: Bhagoji et al. 2019); (b) backdoor: 3×3 white patch on copies of the site’s pneumonia images relabelled normal, update boosted ×B/w (model replacement, Bagdasaryan et al. 2020); B in the setup line. The clip C bounds each coordinate of w·u in flnode\'s encoder; the plain run applies the same clip server-side. Backdoor success: share of the pneumonia test images the global model detects that it calls normal once patched.', '');
+    L.push('| aggregator sees | attack | C | test AUC, last round | AUC drop vs no attack | backdoor success | AUC per round |', '|---|---|---|---|---|---|---|');
+    for (const x of s) L.push(`| ${x.mode} | ${x.attack} | ${x.attack === 'none' ? x.clip : x.clip} | ${fmt(x.auc, 4)} | ${x.attack === 'none' ? '–' : fmt(x.auc_drop, 4)} | ${fmt({ ...x.backdoor, mean: 100 * x.backdoor.mean, sd: 100 * x.backdoor.sd }, 1)} % | ${x.auc_per_round.map((a) => a.toFixed(3)).join(' / ')} |`);
+    L.push('', 'Largest per-coordinate contribution of one site (3 sites): through the honest encoder it is C; a site that writes its masked words itself is bounded only by the int32 range of the decoded sum less what the honest sites may add, and the aggregator cannot tell:', '');
+    L.push('| C | via the encoder | encoder bypassed |', '|---|---|---|');
+    const clips = [...new Set(r.poison.map((x) => x.clip))].sort((a, b) => a - b);
+    for (const c of clips) {
+      const b = contributionBounds(3, c);
+      L.push(`| ${c} | ${b.encoder} | ${b.bypass.toPrecision(3)} (${(b.bypass / c).toFixed(2)} C) |`);
+    }
+    if (r.files.chart) L.push('', `![poisoning damage against C](${r.files.chart})`);
+    L.push('');
+    crit.push('poisoning: cryptograms do not stop it (plain and cryptogram rows match); the clip bounds it');
+  }
+
+  L.push('## Success criteria', '', ...crit.map((c) => `- ${c}`), '');
+  return { json: JSON.stringify({ setup: r.setup, summary, rows: { label: r.label, membership: r.member, inversion: r.inversion, poisoning: r.poison } }, null, 1), md: L.join('\n') };
+}
