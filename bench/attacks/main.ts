@@ -106,9 +106,16 @@ if (flag('--merge')) {
   try {
     const prev = JSON.parse(await readFile(`${base}.json`, 'utf8'));
     const keep = (name: string) => !(name in seconds) && prev.setup?.commands?.[name];
-    if (keep('label')) [label.push(...prev.rows.label), member.push(...prev.rows.membership), (aggregateError = prev.setup.aggregate_max_abs_error)];
-    if (keep('inversion')) [inversion.push(...prev.rows.inversion), (grid = [])];
-    if (keep('poisoning')) [poison.push(...prev.rows.poisoning), warmAucs.push(...(prev.setup.poisoning_test_auc_after_warmup ?? []))];
+    if (keep('label')) {
+      label.push(...prev.rows.label);
+      member.push(...prev.rows.membership);
+      aggregateError = prev.setup.aggregate_max_abs_error;
+    }
+    if (keep('inversion')) inversion.push(...prev.rows.inversion); // its PNG stays as written
+    if (keep('poisoning')) {
+      poison.push(...prev.rows.poisoning);
+      warmAucs.push(...(prev.setup.poisoning_test_auc_after_warmup ?? []));
+    }
     for (const name of ['label', 'inversion', 'poisoning']) {
       if (keep(name)) {
         commands[name] = prev.setup.commands[name];
