@@ -2,9 +2,9 @@
 // PneumoniaMNIST federation (Dirichlet α over labels), seeing plain FedAvg updates or flnode's
 // cryptograms and aggregate; and one malicious site poisons the model within the clip C.
 //   [--data data/pneumoniamnist.npz] [--seeds 3] [--rounds 3] [--shadows 0.1,0.5,0.9]
-//   [--inv-batches 1,4,8] [--inv-iters 300] [--inv-tv 0.1] [--inv-agg-max 4] [--poison-cap 300] [--poison-warmup 5]
+//   [--inv-batches 1,4,8] [--inv-iters 300] [--inv-tv 0.1] [--inv-agg-max 4] [--poison-cap 200] [--poison-warmup 6]
 //   [--poison-rounds 2]
-//   [--clips 0.001,0.01,0.1,1] [--sign-boost 100] [--backdoor-boost 10] [--site-cap 500|all]
+//   [--clips 0.001,0.01,0.1,1] [--sign-boost 100] [--backdoor-boost 1] [--site-cap 500|all]
 //   [--only label,inversion,poisoning] [--merge] [--out bench/results]
 // --merge keeps the rows of the phases not run from the day's existing JSON (one phase per run).
 import { execSync } from 'node:child_process';
@@ -30,12 +30,12 @@ const invTv = Number(arg('--inv-tv', '0.1'));
 const invAggMax = Number(arg('--inv-agg-max', '4'));
 const poisonCap = Number(arg('--poison-cap', '200'));
 const poisonRounds = Number(arg('--poison-rounds', '2'));
-const poisonWarmup = Number(arg('--poison-warmup', '4'));
+const poisonWarmup = Number(arg('--poison-warmup', '6'));
 const clips = list(arg('--clips', '0.001,0.01,0.1,1'));
 const only = arg('--only', 'label,inversion,poisoning').split(',');
 const out = arg('--out', 'bench/results');
 const signBoost = Number(arg('--sign-boost', '100'));
-const backdoorBoost = Number(arg('--backdoor-boost', '10'));
+const backdoorBoost = Number(arg('--backdoor-boost', '1'));
 const siteCap = arg('--site-cap', '500');
 const alpha = 0.5;
 const clip = DEFAULT_PLAN.clip;
@@ -93,7 +93,7 @@ await phase('inversion', async () => {
 await phase('poisoning', async () => {
   const capped = sites.map((s) => subset(s, Array.from({ length: Math.min(poisonCap, s.n) }, (_, i) => i)));
   for (const seed of seeds) {
-    const r = await poisoningAttack({ ...ctx, sites: capped }, { seed, rounds: poisonRounds, warmup: poisonWarmup, clips, boost: signBoost, backdoorBoost, modes: ['plain', 'cryptogram'] });
+    const r = await poisoningAttack({ ...ctx, sites: capped }, { seed, rounds: poisonRounds, warmup: poisonWarmup, warmupSites: sites, clips, boost: signBoost, backdoorBoost, modes: ['plain', 'cryptogram'] });
     poison.push(...r.rows);
     warmAucs.push(r.warmAuc);
   }
@@ -137,7 +137,7 @@ const setup = {
   clip,
   shadows,
   inversion: { batches, iterations: invIters, tv: invTv, learning_rate: 0.1, sgd_lr: 0.01, aggregate_max_batch: invAggMax },
-  poisoning: { cap_per_site: poisonCap, honest_warmup_rounds: poisonWarmup, attack_rounds: poisonRounds, clips, sign_flip_boost_over_w: signBoost, backdoor_boost_over_w: backdoorBoost, malicious_site: 0 },
+  poisoning: { cap_per_site: poisonCap, honest_warmup_rounds: poisonWarmup, warmup_sites: 'the capped sites of attacks 1-3', attack_rounds: poisonRounds, clips, sign_flip_boost_over_w: signBoost, backdoor_boost_over_w: backdoorBoost, malicious_site: 0 },
   site_cap: siteCap,
   poisoning_test_auc_after_warmup: warmAucs,
   backend,

@@ -217,7 +217,7 @@ export interface PoisonRow { seed: number; mode: 'plain' | 'cryptogram'; attack:
  * global test AUC and the backdoor success rate (share of the pneumonia test images the global
  * model detects that it calls normal once patched).
  */
-export async function poisoningAttack(ctx: Ctx, o: { seed: number; rounds: number; warmup: number; clips: number[]; boost: number; backdoorBoost: number; modes: ('plain' | 'cryptogram')[] }): Promise<{ rows: PoisonRow[]; warmAuc: number }> {
+export async function poisoningAttack(ctx: Ctx, o: { seed: number; rounds: number; warmup: number; warmupSites: Split[]; clips: number[]; boost: number; backdoorBoost: number; modes: ('plain' | 'cryptogram')[] }): Promise<{ rows: PoisonRow[]; warmAuc: number }> {
   const rows: PoisonRow[] = [];
   const scorer = new Scorer(ctx);
   const pneumonia = Array.from(ctx.data.test.labels).flatMap((l, i) => (l === 1 ? [i] : []));
@@ -226,11 +226,13 @@ export async function poisoningAttack(ctx: Ctx, o: { seed: number; rounds: numbe
   const total = ctx.sites.reduce((a, s) => a + s.n, 0);
   const w0 = ctx.sites[0]!.n / total;
   const poisoned = backdoorSplit(ctx.sites[0]!, ctx.sites[0]!.n);
-  const configs: { attack: PoisonRow['attack']; clip: number }[] = [
-    { attack: 'none', clip: Math.max(...o.clips) },
-    ...o.clips.flatMap((clip) => [{ attack: 'sign-flip' as const, clip }, { attack: 'backdoor' as const, clip }]),
-  ];
-  const start = await runFederation({ ...ctx, seed: o.seed, rounds: o.warmup, clip: Math.max(...o.clips), mode: 'cryptogram' });
+  const configs: { attack: PoisonRow['attack']; clip: number }[] = o.clips.flatMap((clip) => [
+    { attack: 'none' as const, clip },
+    { attack: 'sign-flip' as const, clip },
+    { attack: 'backdoor' as const, clip },
+  ]);
+  // honest warm-up on the warm-up sites (more images), so the attack starts from a useful model
+  const start = await runFederation({ ...ctx, sites: o.warmupSites, seed: o.seed, rounds: o.warmup, clip: Math.max(...o.clips), mode: 'cryptogram' });
   const warm = { auc: aucOf(ctx.data.test.labels, await scorer.probs(start, ctx.data.test)) };
   ctx.say(`  seed ${o.seed}: test AUC after ${o.warmup} honest rounds ${warm.auc.toFixed(4)}`);
   for (const mode of o.modes) for (const cfg of configs) {

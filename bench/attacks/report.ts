@@ -51,7 +51,7 @@ function poisonSummary(poison: readonly PoisonRow[]) {
   const last = finalRound(poison);
   const rounds = [...new Set(poison.map((r) => r.round))].sort((a, b) => a - b);
   for (const mode of ['plain', 'cryptogram']) {
-    const base = last.filter((r) => r.mode === mode && r.attack === 'none');
+    const base = last.filter((r) => r.mode === mode && r.attack === 'none'); // matched by seed and C below
     const keys = [...new Map(poison.filter((r) => r.mode === mode).map((r) => [`${r.attack}@${r.clip}`, r])).values()];
     for (const k of keys) {
       const rows = poison.filter((r) => r.mode === mode && r.attack === k.attack && r.clip === k.clip);
@@ -62,7 +62,7 @@ function poisonSummary(poison: readonly PoisonRow[]) {
         clip: k.clip,
         auc: bySeed(fin, (r) => mean(r.map((x) => x.auc))),
         backdoor: bySeed(fin, (r) => mean(r.map((x) => x.backdoor))),
-        auc_drop: bySeed(fin, (r) => mean(base.filter((b) => b.seed === r[0]!.seed).map((b) => b.auc)) - mean(r.map((x) => x.auc))),
+        auc_drop: bySeed(fin, (r) => mean(base.filter((b) => b.seed === r[0]!.seed && b.clip === k.clip).map((b) => b.auc)) - mean(r.map((x) => x.auc))),
         auc_per_round: rounds.map((q) => mean(rows.filter((r) => r.round === q).map((r) => r.auc))),
         backdoor_per_round: rounds.map((q) => mean(rows.filter((r) => r.round === q).map((r) => r.backdoor))),
       });
@@ -207,7 +207,8 @@ export function writeReport(r: ReportInput): { json: string; md: string } {
     summary.poisoning = s;
     L.push(`## 4. Poisoning by one site of 3 (${ds}; site 0 malicious)`, '');
     L.push('(a) sign-flipped update boosted ×B/w (w = the site’s FedAvg weight; Blanchard et al. 2017; boosting: Bhagoji et al. 2019); (b) backdoor: 3×3 white patch on copies of the site’s pneumonia images relabelled normal, update boosted ×B/w (model replacement, Bagdasaryan et al. 2020); B in the setup line. The clip C bounds each coordinate of w·u in flnode\'s encoder; the plain run applies the same clip server-side. Backdoor success: share of the pneumonia test images the global model detects that it calls normal once patched.', '');
-    L.push('| aggregator sees | attack | C | test AUC, last round | AUC drop vs no attack | backdoor success | AUC per round |', '|---|---|---|---|---|---|---|');
+    L.push(`Attack rounds start from the global model after ${String((r.setup.poisoning as { honest_warmup_rounds?: number }).honest_warmup_rounds)} honest rounds (test AUC ${((r.setup.poisoning_test_auc_after_warmup ?? []) as number[]).map((a) => a.toFixed(3)).join(', ')} by seed); the no-attack rows run the same rounds at the same C.`, '');
+    L.push('| aggregator sees | attack | C | test AUC, last round | AUC drop vs no attack at this C | backdoor success | AUC per round |', '|---|---|---|---|---|---|---|');
     for (const x of s) L.push(`| ${x.mode} | ${x.attack} | ${x.attack === 'none' ? x.clip : x.clip} | ${fmt(x.auc, 4)} | ${x.attack === 'none' ? '–' : fmt(x.auc_drop, 4)} | ${fmt({ ...x.backdoor, mean: 100 * x.backdoor.mean, sd: 100 * x.backdoor.sd }, 1)} % | ${x.auc_per_round.map((a) => a.toFixed(3)).join(' / ')} |`);
     L.push('', 'Largest per-coordinate contribution of one site (3 sites): through the honest encoder it is C; a site that writes its masked words itself is bounded only by the int32 range of the decoded sum less what the honest sites may add, and the aggregator cannot tell:', '');
     L.push('| C | via the encoder | encoder bypassed |', '|---|---|---|');
