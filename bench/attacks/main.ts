@@ -4,7 +4,7 @@
 //   [--data data/pneumoniamnist.npz] [--seeds 3] [--rounds 3] [--shadows 0.1,0.5,0.9]
 //   [--inv-batches 1,4,8] [--inv-iters 300] [--inv-tv 0.1] [--inv-agg-max 4] [--poison-cap 200] [--poison-warmup 6]
 //   [--poison-rounds 2]
-//   [--clips 0.001,0.01,0.1,1] [--sign-boost 100] [--backdoor-boost 1] [--site-cap 500|all]
+//   [--clips 0.001,0.01,0.1,1] [--sign-boost 100] [--backdoor-boost 1] [--backdoor-epochs 5] [--site-cap 500|all]
 //   [--only label,inversion,poisoning] [--merge] [--out bench/results]
 // --merge keeps the rows of the phases not run from the day's existing JSON (one phase per run).
 import { execSync } from 'node:child_process';
@@ -36,6 +36,7 @@ const only = arg('--only', 'label,inversion,poisoning').split(',');
 const out = arg('--out', 'bench/results');
 const signBoost = Number(arg('--sign-boost', '100'));
 const backdoorBoost = Number(arg('--backdoor-boost', '1'));
+const backdoorEpochs = Number(arg('--backdoor-epochs', '5'));
 const siteCap = arg('--site-cap', '500');
 const alpha = 0.5;
 const clip = DEFAULT_PLAN.clip;
@@ -93,7 +94,7 @@ await phase('inversion', async () => {
 await phase('poisoning', async () => {
   const capped = sites.map((s) => subset(s, Array.from({ length: Math.min(poisonCap, s.n) }, (_, i) => i)));
   for (const seed of seeds) {
-    const r = await poisoningAttack({ ...ctx, sites: capped }, { seed, rounds: poisonRounds, warmup: poisonWarmup, warmupSites: sites, clips, boost: signBoost, backdoorBoost, modes: ['plain', 'cryptogram'] });
+    const r = await poisoningAttack({ ...ctx, sites: capped }, { seed, rounds: poisonRounds, warmup: poisonWarmup, warmupSites: sites, clips, boost: signBoost, backdoorBoost, backdoorEpochs, modes: ['plain', 'cryptogram'] });
     poison.push(...r.rows);
     warmAucs.push(r.warmAuc);
   }
@@ -137,7 +138,7 @@ const setup = {
   clip,
   shadows,
   inversion: { batches, iterations: invIters, tv: invTv, learning_rate: 0.1, sgd_lr: 0.01, aggregate_max_batch: invAggMax },
-  poisoning: { cap_per_site: poisonCap, honest_warmup_rounds: poisonWarmup, warmup_sites: 'the capped sites of attacks 1-3', attack_rounds: poisonRounds, clips, sign_flip_boost_over_w: signBoost, backdoor_boost_over_w: backdoorBoost, malicious_site: 0 },
+  poisoning: { cap_per_site: poisonCap, honest_warmup_rounds: poisonWarmup, warmup_sites: 'the capped sites of attacks 1-3', attack_rounds: poisonRounds, clips, sign_flip_boost_over_w: signBoost, backdoor_boost_over_w: backdoorBoost, backdoor_local_epochs: backdoorEpochs, malicious_site: 0 },
   site_cap: siteCap,
   poisoning_test_auc_after_warmup: warmAucs,
   backend,

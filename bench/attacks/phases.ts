@@ -217,7 +217,7 @@ export interface PoisonRow { seed: number; mode: 'plain' | 'cryptogram'; attack:
  * global test AUC and the backdoor success rate (share of the pneumonia test images the global
  * model detects that it calls normal once patched).
  */
-export async function poisoningAttack(ctx: Ctx, o: { seed: number; rounds: number; warmup: number; warmupSites: Split[]; clips: number[]; boost: number; backdoorBoost: number; modes: ('plain' | 'cryptogram')[] }): Promise<{ rows: PoisonRow[]; warmAuc: number }> {
+export async function poisoningAttack(ctx: Ctx, o: { seed: number; rounds: number; warmup: number; warmupSites: Split[]; clips: number[]; boost: number; backdoorBoost: number; backdoorEpochs: number; modes: ('plain' | 'cryptogram')[] }): Promise<{ rows: PoisonRow[]; warmAuc: number }> {
   const rows: PoisonRow[] = [];
   const scorer = new Scorer(ctx);
   const pneumonia = Array.from(ctx.data.test.labels).flatMap((l, i) => (l === 1 ? [i] : []));
@@ -242,7 +242,7 @@ export async function poisoningAttack(ctx: Ctx, o: { seed: number; rounds: numbe
         : cfg.attack === 'sign-flip'
           ? (u: Float32Array) => signFlip(u, o.boost / w0)
           : async (_u: Float32Array, round: number, global: Float32Array) => {
-              const t = trainerFor(ctx.backend, ctx.data, poisoned, ctx.plan, o.seed);
+              const t = trainerFor(ctx.backend, ctx.data, poisoned, { ...ctx.plan, epochs: o.backdoorEpochs }, o.seed);
               t.setWeights(global);
               const { delta } = await t.trainLocal({ seed: o.seed * 1000 + round * 10 });
               t.dispose();
