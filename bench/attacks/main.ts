@@ -5,7 +5,7 @@
 //   [--inv-batches 1,4,8] [--inv-iters 300] [--inv-tv 0.1] [--inv-agg-max 4] [--poison-cap 200] [--poison-warmup 6]
 //   [--poison-rounds 2]
 //   [--clips 0.001,0.01,0.1,1] [--sign-boost 100] [--backdoor-boost 1] [--backdoor-epochs 5] [--site-cap 500|all]
-//   [--only label,inversion,poisoning] [--merge] [--out bench/results]
+//   [--membership-epochs 5] [--only label,membership,inversion,poisoning] [--merge] [--out bench/results]
 // --merge keeps the rows of the phases not run from the day's existing JSON (one phase per run).
 import { execSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -32,7 +32,8 @@ const poisonCap = Number(arg('--poison-cap', '200'));
 const poisonRounds = Number(arg('--poison-rounds', '2'));
 const poisonWarmup = Number(arg('--poison-warmup', '6'));
 const clips = list(arg('--clips', '0.001,0.01,0.1,1'));
-const only = arg('--only', 'label,inversion,poisoning').split(',');
+const only = arg('--only', 'label,membership,inversion,poisoning').split(',');
+const membershipEpochs = Number(arg('--membership-epochs', '5'));
 const out = arg('--out', 'bench/results');
 const signBoost = Number(arg('--sign-boost', '100'));
 const backdoorBoost = Number(arg('--backdoor-boost', '1'));
@@ -60,6 +61,7 @@ try {
 
 const label: LabelRow[] = [];
 const member: MemberRow[] = [];
+const memberLong: MemberRow[] = [];
 const inversion: InversionRow[] = [];
 let grid: InversionImages[] = [];
 const poison: PoisonRow[] = [];
@@ -82,6 +84,13 @@ await phase('label', async () => {
     label.push(...r.label);
     member.push(...r.member);
     aggregateError = Math.max(aggregateError, r.aggregateError);
+  }
+});
+// membership again with sites that train longer locally (more memorization), no label attack
+await phase('membership', async () => {
+  for (const seed of seeds) {
+    const r = await inferenceAttacks({ ...ctx, plan: { ...plan, epochs: membershipEpochs } }, { seed, rounds, clip, shadows: [] });
+    memberLong.push(...r.member);
   }
 });
 await phase('inversion', async () => {
@@ -112,12 +121,13 @@ if (flag('--merge')) {
       member.push(...prev.rows.membership);
       aggregateError = prev.setup.aggregate_max_abs_error;
     }
+    if (keep('membership')) memberLong.push(...(prev.rows.membership_long_training ?? []));
     if (keep('inversion')) inversion.push(...prev.rows.inversion); // its PNG stays as written
     if (keep('poisoning')) {
       poison.push(...prev.rows.poisoning);
       warmAucs.push(...(prev.setup.poisoning_test_auc_after_warmup ?? []));
     }
-    for (const name of ['label', 'inversion', 'poisoning']) {
+    for (const name of ['label', 'membership', 'inversion', 'poisoning']) {
       if (keep(name)) {
         commands[name] = prev.setup.commands[name];
         seconds[name] = prev.setup.seconds[name];
@@ -135,6 +145,7 @@ const setup = {
   seeds,
   rounds,
   plan,
+  membership_local_epochs: membershipEpochs,
   clip,
   shadows,
   inversion: { batches, iterations: invIters, tv: invTv, learning_rate: 0.1, sgd_lr: 0.01, aggregate_max_batch: invAggMax },
@@ -151,7 +162,7 @@ const setup = {
 await mkdir(out, { recursive: true });
 if (grid.length) await writeFile(`${base}-inversion.png`, renderGrid(grid));
 if (poison.length) await writeFile(`${base}-poisoning.svg`, await renderDamageChart(poison));
-const { json, md } = writeReport({ setup, label, member, inversion, poison, files: { grid: inversion.length ? `attacks-${date}-inversion.png` : null, chart: poison.length ? `attacks-${date}-poisoning.svg` : null } });
+const { json, md } = writeReport({ setup, label, member, memberLong, inversion, poison, files: { grid: inversion.length ? `attacks-${date}-inversion.png` : null, chart: poison.length ? `attacks-${date}-poisoning.svg` : null } });
 await writeFile(`${base}.json`, json);
 await writeFile(`${base}.md`, md);
 say(`wrote ${base}.md, .json${grid.length ? ', -inversion.png' : ''}${poison.length ? ', -poisoning.svg' : ''} in ${setup.seconds.total} s`);

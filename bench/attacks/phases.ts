@@ -39,7 +39,7 @@ export class Scorer {
 }
 
 export interface LabelRow { seed: number; round: number; site: number; truth: number; plain: number; cryptogram: number; aggregate: number; pooled: number }
-export interface MemberRow { seed: number; round: number; site: number; view: View; attack: 'yeom' | 'calibrated'; auc: number; tpr1: number; members: number }
+export interface MemberRow { seed: number; round: number; site: number; view: View; attack: 'yeom' | 'calibrated'; auc: number; tpr1: number; members: number; epochs: number }
 
 /** Attacks 1 and 2 on every site and round of one seed's federation. */
 export async function inferenceAttacks(ctx: Ctx, o: { seed: number; rounds: number; clip: number; shadows: number[] }): Promise<{ label: LabelRow[]; member: MemberRow[]; aggregateError: number }> {
@@ -70,7 +70,7 @@ export async function inferenceAttacks(ctx: Ctx, o: { seed: number; rounds: numb
       for (let k = 0; k < ctx.sites.length; k++) {
         // attack 1: shadow updates at known fractions with the site's announced sample count
         const n = r.samples[k]!;
-        if (!curves.has(n)) {
+        if (o.shadows.length && !curves.has(n)) {
           const points: ShadowPoint[] = [];
           for (const p of o.shadows) {
             const shadow = subset(pool, mixIndices(pool.labels, n, p, rnd));
@@ -82,9 +82,9 @@ export async function inferenceAttacks(ctx: Ctx, o: { seed: number; rounds: numb
           }
           curves.set(n, points);
         }
-        const points = curves.get(n)!;
-        const reg = fitShadowRegressor(points);
         const cryptoUpdate = cryptogramAsUpdate(r.protected.cryptograms[k]!, r.protected, k);
+        if (o.shadows.length) {
+        const reg = fitShadowRegressor(curves.get(n)!);
         label.push({
           seed: o.seed,
           round: r.round,
@@ -96,6 +96,7 @@ export async function inferenceAttacks(ctx: Ctx, o: { seed: number; rounds: numb
           pooled,
         });
         ctx.say(`  seed ${o.seed} round ${r.round + 1} site ${k}: fraction ${truths[k]!.toFixed(3)}, plain estimate ${label.at(-1)!.plain.toFixed(3)}, from aggregate ${label.at(-1)!.aggregate.toFixed(3)}`);
+        }
         // attack 2: membership of the site's training images against label-matched test images
         const { members, nonMembers } = matchedSample(ctx.sites[k]!.labels, ctx.data.test.labels, 150, rnd);
         const a = subset(ctx.sites[k]!, members);
@@ -117,8 +118,12 @@ export async function inferenceAttacks(ctx: Ctx, o: { seed: number; rounds: numb
           for (const [attack, scores] of [['yeom', yeomScores(loss)], ['calibrated', calibratedScores(loss, refLoss)]] as const) {
             const safe = scores.map((s) => (Number.isFinite(s) ? s : 0));
             const { auc, tprAtFpr } = membershipRoc(safe, isMember, 0.01);
-            member.push({ seed: o.seed, round: r.round, site: k, view, attack, auc, tpr1: tprAtFpr, members: a.n });
+            member.push({ seed: o.seed, round: r.round, site: k, view, attack, auc, tpr1: tprAtFpr, members: a.n, epochs: ctx.plan.epochs });
           }
+        }
+        if (!o.shadows.length) {
+          const p = member.filter((x) => x.seed === o.seed && x.round === r.round && x.site === k && x.view === 'plain');
+          ctx.say(`  seed ${o.seed} round ${r.round + 1} site ${k}: membership AUC on the plain update ${p.map((x) => `${x.attack} ${x.auc.toFixed(3)}`).join(', ')}`);
         }
       }
     },

@@ -102,6 +102,7 @@ export interface ReportInput {
   setup: Record<string, unknown> & { dataset: string; commit: string; command: string; seeds: number[] };
   label: LabelRow[];
   member: MemberRow[];
+  memberLong?: MemberRow[];
   inversion: InversionRow[];
   poison: PoisonRow[];
   files: { grid: string | null; chart: string | null };
@@ -154,27 +155,34 @@ export function writeReport(r: ReportInput): { json: string; md: string } {
     crit.push(`label MAE on plain updates ${t.plain.mean.toFixed(3)} (criterion ≤ 0.05: ${t.plain.mean <= 0.05 ? 'met' : 'MISSED'}); on cryptograms ${t.cryptogram.mean.toFixed(3)} and from the aggregate ${t.aggregate.mean.toFixed(3)}, against the aggregate-only floor ${floor.toFixed(3)} (${Math.min(t.cryptogram.mean, t.aggregate.mean) >= floor - 1e-9 ? 'no better than the aggregate allows' : 'BETTER than the floor'})`);
   }
 
-  if (r.member.length) {
-    L.push(`## 2. Membership inference (${ds}: each site's training images vs label-matched test images)`, '');
+  const memberTable = (rows: readonly MemberRow[], title: string) => {
+    L.push(title, '');
     L.push('Loss threshold (Yeom et al. 2018) and difficulty-calibrated loss (Watson et al. 2022, reference = the round\'s global model) on the rebuilt model. Mean over sites × rounds.', '');
     L.push('| model the attacker rebuilds | attack | AUC | TPR at 1 % FPR |', '|---|---|---|---|');
     const m: Record<string, { auc: MeanSd; tpr1: MeanSd }> = {};
     for (const view of ['plain', 'cryptogram', 'aggregate'] as const) {
       for (const attack of ['yeom', 'calibrated'] as const) {
-        const rows = r.member.filter((x) => x.view === view && x.attack === attack);
-        const auc = bySeed(rows, (q) => mean(q.map((x) => x.auc)));
-        const tpr1 = bySeed(rows, (q) => mean(q.map((x) => x.tpr1)));
+        const sel = rows.filter((x) => x.view === view && x.attack === attack);
+        const auc = bySeed(sel, (q) => mean(q.map((x) => x.auc)));
+        const tpr1 = bySeed(sel, (q) => mean(q.map((x) => x.tpr1)));
         m[`${view}/${attack}`] = { auc, tpr1 };
         const what = view === 'plain' ? 'global + site update (plain)' : view === 'cryptogram' ? 'global + cryptogram read as update (flnode)' : 'next global model = global + aggregate (flnode)';
         L.push(`| ${what} | ${attack} | ${fmt(auc)} | ${fmt(tpr1)} |`);
       }
     }
-    summary.membership = m;
     L.push('');
-    const best = (v: string) => Math.max(m[`${v}/yeom`]!.auc.mean, m[`${v}/calibrated`]!.auc.mean);
     const top = (v: string) => (m[`${v}/yeom`]!.auc.mean >= m[`${v}/calibrated`]!.auc.mean ? m[`${v}/yeom`]! : m[`${v}/calibrated`]!);
+    const epochs = rows[0]?.epochs ?? 1;
     const clear = top('plain').auc.mean - 2 * top('plain').auc.sd > 0.5;
-    crit.push(`membership AUC on plain updates ${best('plain').toFixed(3)} ± ${top('plain').auc.sd.toFixed(3)} (best of the two attacks; criterion "clearly above 0.5", read as mean − 2 sd over seeds > 0.5: ${clear ? 'met' : 'MISSED'}); on the cryptogram ${best('cryptogram').toFixed(3)}, from the aggregate ${best('aggregate').toFixed(3)} (${best('cryptogram') <= best('aggregate') + 0.01 ? 'no better than the aggregate allows' : 'BETTER than the aggregate'})`);
+    crit.push(`membership (${epochs} local epoch${epochs > 1 ? 's' : ''}) AUC on plain updates ${top('plain').auc.mean.toFixed(3)} ± ${top('plain').auc.sd.toFixed(3)} (best of the two attacks; "clearly above 0.5", read as mean − 2 sd over seeds > 0.5: ${clear ? 'met' : 'MISSED'}); on the cryptogram ${top('cryptogram').auc.mean.toFixed(3)}, from the aggregate ${top('aggregate').auc.mean.toFixed(3)} (${top('cryptogram').auc.mean <= top('aggregate').auc.mean + 0.01 ? 'no better than the aggregate allows' : 'BETTER than the aggregate'})`);
+    return m;
+  };
+  if (r.member.length) {
+    summary.membership = memberTable(r.member, `## 2. Membership inference (${ds}: each site's training images vs label-matched test images; flnode's plan, 1 local epoch)`);
+  }
+  if (r.memberLong?.length) {
+    const e = r.memberLong[0]!.epochs;
+    summary.membership_long_training = memberTable(r.memberLong, `### 2b. The same with sites that train ${e} local epochs per round (${ds}; same seeds and rounds)`);
   }
 
   if (r.inversion.length) {
@@ -232,5 +240,5 @@ export function writeReport(r: ReportInput): { json: string; md: string } {
   }
 
   L.push('## Success criteria', '', ...crit.map((c) => `- ${c}`), '');
-  return { json: JSON.stringify({ setup: r.setup, summary, rows: { label: r.label, membership: r.member, inversion: r.inversion, poisoning: r.poison } }, null, 1), md: L.join('\n') };
+  return { json: JSON.stringify({ setup: r.setup, summary, rows: { label: r.label, membership: r.member, membership_long_training: r.memberLong ?? [], inversion: r.inversion, poisoning: r.poison } }, null, 1), md: L.join('\n') };
 }
