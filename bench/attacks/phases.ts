@@ -84,18 +84,18 @@ export async function inferenceAttacks(ctx: Ctx, o: { seed: number; rounds: numb
         }
         const cryptoUpdate = cryptogramAsUpdate(r.protected.cryptograms[k]!, r.protected, k);
         if (o.shadows.length) {
-        const reg = fitShadowRegressor(curves.get(n)!);
-        label.push({
-          seed: o.seed,
-          round: r.round,
-          site: k,
-          truth: truths[k]!,
-          plain: estimateFraction(reg, await feature(addInto(r.global, r.updates[k]!))),
-          cryptogram: estimateFraction(reg, await feature(addInto(r.global, cryptoUpdate))),
-          aggregate: estimateFraction(reg, aggFeature),
-          pooled,
-        });
-        ctx.say(`  seed ${o.seed} round ${r.round + 1} site ${k}: fraction ${truths[k]!.toFixed(3)}, plain estimate ${label.at(-1)!.plain.toFixed(3)}, from aggregate ${label.at(-1)!.aggregate.toFixed(3)}`);
+          const reg = fitShadowRegressor(curves.get(n)!);
+          label.push({
+            seed: o.seed,
+            round: r.round,
+            site: k,
+            truth: truths[k]!,
+            plain: estimateFraction(reg, await feature(addInto(r.global, r.updates[k]!))),
+            cryptogram: estimateFraction(reg, await feature(addInto(r.global, cryptoUpdate))),
+            aggregate: estimateFraction(reg, aggFeature),
+            pooled,
+          });
+          ctx.say(`  seed ${o.seed} round ${r.round + 1} site ${k}: fraction ${truths[k]!.toFixed(3)}, plain estimate ${label.at(-1)!.plain.toFixed(3)}, from aggregate ${label.at(-1)!.aggregate.toFixed(3)}`);
         }
         // attack 2: membership of the site's training images against label-matched test images
         const { members, nonMembers } = matchedSample(ctx.sites[k]!.labels, ctx.data.test.labels, 150, rnd);
