@@ -16,6 +16,7 @@ import { registerSecondOrderGradients } from '../../node/training/second-order-g
 import { DEFAULT_PLAN } from '../../node/manifest.ts';
 import { arg, flag, say } from '../args.ts';
 import { positiveFraction, siteSplits, subset } from './federation.ts';
+import { psnr, ssim } from './stats.ts';
 import { inferenceAttacks, inversionAttack, poisoningAttack, type Ctx, type InversionImages, type InversionRow, type LabelRow, type MemberRow, type PoisonRow } from './phases.ts';
 import { renderDamageChart, renderGrid, writeReport } from './report.ts';
 
@@ -109,6 +110,16 @@ await phase('poisoning', async () => {
   }
 });
 
+// reference for inversion: the attacker's mean image (val split) scored against every test image,
+// i.e. what a "reconstruction" scores that knows nothing of the image
+const meanImage = new Float32Array(784);
+for (let i = 0; i < data.val.n * 784; i++) meanImage[i % 784] += data.val.images[i]! / 255 / data.val.n;
+const prior = { ssim: 0, psnr: 0 };
+for (let k = 0; k < data.test.n; k++) {
+  const t = Float32Array.from(data.test.images.subarray(k * 784, k * 784 + 784), (v) => v / 255);
+  prior.ssim += ssim(meanImage, t, 28, 28) / data.test.n;
+  prior.psnr += psnr(meanImage, t) / data.test.n;
+}
 const command = `npm run bench:attacks -- ${process.argv.slice(2).join(' ')}`.trim();
 const commands: Record<string, string> = {};
 for (const name of Object.keys(seconds)) commands[name] = `${command} (commit ${commit})`;
@@ -158,6 +169,7 @@ const setup = {
   commands,
   seconds: { ...seconds, total: Math.round((performance.now() - t0) / 1000) },
   aggregate_max_abs_error: aggregateError,
+  inversion_mean_image_reference: prior,
 };
 await mkdir(out, { recursive: true });
 if (grid.length) await writeFile(`${base}-inversion.png`, renderGrid(grid));
