@@ -55,7 +55,7 @@ say(`bench:attacks on ${data.name}: sites ${sites.map((s) => `${s.n} images (${(
 
 let commit = 'unknown';
 try {
-  commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim() + (execSync('git status --porcelain', { encoding: 'utf8' }).trim() ? '+dirty' : '');
+  commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim() + (execSync('git status --porcelain --untracked-files=no', { encoding: 'utf8' }).trim() ? '+dirty' : '');
 } catch {
   /* not a git checkout */
 }
