@@ -116,6 +116,8 @@ export function writeReport(r: ReportInput): { json: string; md: string } {
   const cmds = (r.setup.commands ?? {}) as Record<string, string>;
   L.push(Object.keys(cmds).length > 1 ? `Commands (one phase per run, merged): ${Object.entries(cmds).map(([k, v]) => `${k}: \`${v}\``).join('; ')}.` : `Command: \`${r.setup.command}\` at commit \`${r.setup.commit}\`.`);
   L.push(`Seeds ${r.setup.seeds.join(', ')}; figures are mean ± sd over seeds.`);
+  const secs = (r.setup.seconds ?? {}) as Record<string, number>;
+  L.push(`Wall time per phase (s): ${Object.entries(secs).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v}`).join(', ')} (wasm backend, one thread each, on a shared 2-core machine).`);
   L.push('');
   L.push(
     `Data: ${ds} (data/pneumoniamnist.npz), 3 sites by Dirichlet α = 0.5 over labels (the split flnode's trainer makes). To bound compute, each site keeps its first ${String(r.setup.site_cap)} training images for attacks 1–3 and its first ${String((r.setup.poisoning as { cap_per_site?: number } | undefined)?.cap_per_site)} for attack 4 (the label mix of each site is kept; the fractions below are of the capped sets). The attacker's own images are the val split (half to train shadow updates, half as probe); non-members are test images. Training: flnode's default plan (1 local epoch, Adam, lr 0.001, batch 64, clip C = 1), wasm backend.`,
