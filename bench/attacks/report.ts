@@ -145,7 +145,8 @@ export function writeReport(r: ReportInput): { json: string; md: string } {
     };
     summary.label = t;
     L.push(`## 1. Label-distribution inference (${ds}, pneumonia fraction of each site)`, '');
-    L.push('Shadow-update regressor (property inference: Ateniese et al. 2015; Melis et al. 2019). MAE over 3 sites × rounds.', '');
+    const truths = [...new Map(r.label.map((x) => [x.site, x.truth])).values()];
+    L.push(`Shadow updates (Shokri et al. 2017) for property inference (Ateniese et al. 2015; Melis et al. 2019): per round, the attacker trains updates from the global model on its own images mixed at pneumonia fractions ${String((r.setup.shadows as number[] | undefined)?.join(', '))} with the site's announced sample count; the feature of an update is the rebuilt model's mean predicted probability on the attacker's probe images, mapped to a fraction by the piecewise-linear curve through the shadow points. True fractions of the sites: ${truths.map((t) => t.toFixed(3)).join(', ')}. MAE over 3 sites × rounds.`, '');
     L.push('| what the aggregator sees | estimate from | MAE of the fraction |', '|---|---|---|');
     L.push(`| plain updates | the site's update | ${fmt(t.plain)} |`);
     L.push(`| flnode | the site's cryptogram, read as an update | ${fmt(t.cryptogram)} |`);
