@@ -84,7 +84,7 @@ export async function renderSizesChart(runs: readonly SizeRun[]): Promise<string
           x: { field: 'd', type: 'quantitative', scale: { type: 'log' } },
           y: { field: 'seconds', type: 'quantitative', scale: { type: 'log' } },
           color: { field: 'mode', type: 'nominal' },
-          shape: { field: 'kind', type: 'nominal', title: 'point' },
+          shape: { field: 'kind', type: 'nominal', title: 'point', legend: { labelLimit: 320 } },
           tooltip: [{ field: 'mode' }, { field: 'd' }, { field: 'seconds' }, { field: 'kind' }],
         },
       },
