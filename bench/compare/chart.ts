@@ -1,16 +1,18 @@
-// SVG chart: protect+aggregate seconds per round by mode (log scale) and test AUC per round.
+// SVG charts: P+A+U seconds per round by mode (log scale) and test AUC per round for one run, and
+// P+A+U against the parameter count d for several runs.
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { ModeResult } from './harness.ts';
+import { cost as costOfMode } from './report.ts';
 
-export async function renderChart(modes: readonly Pick<ModeResult, 'mode' | 'protect_s' | 'aggregate_s' | 'extrapolated' | 'auc_per_round'>[]): Promise<string> {
-  const cost = modes.map((m) => ({ mode: m.mode, seconds: Math.max(1e-6, m.protect_s + m.aggregate_s), extrapolated: m.extrapolated ? 'extrapolated' : 'measured' }));
+export async function renderChart(modes: readonly Pick<ModeResult, 'mode' | 'protect_s' | 'aggregate_s' | 'unmask_s' | 'unprotect_s' | 'extrapolated' | 'auc_per_round'>[]): Promise<string> {
+  const cost = modes.map((m) => ({ mode: m.mode, seconds: Math.max(1e-6, costOfMode(m)), extrapolated: m.extrapolated ? 'extrapolated' : 'measured' }));
   const auc = modes.flatMap((m) => m.auc_per_round.map((a, i) => ({ mode: m.mode, round: i + 1, auc: a })));
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     hconcat: [
       {
-        title: 'protect + aggregate per round (s, log)',
+        title: 'protect + aggregate + unmask per round (s, log)',
         data: { values: cost },
         mark: 'bar',
         width: 320,

@@ -107,10 +107,10 @@ export async function ckksMode(opts: CkksOptions = {}): Promise<ProtectionMode> 
       for (let i = measured * slots; i < d; i++) for (const [k, u] of updates.entries()) out[i] += weights[k]! * u.delta[i]!;
       return {
         aggregate: out,
-        times: { protect: (protect / n) * factor, communicate: (communicate / n + download) * factor, aggregate: aggregateS * factor, unprotect: unprotect * factor },
+        times: { protect: (protect / n) * factor, communicate: (communicate / n + download) * factor, aggregate: aggregateS * factor, unmask: 0, unprotect: unprotect * factor },
         bytesPerSite: Math.round(bytes * factor),
         extrapolated: measured < totalSlices,
-        note: measured < totalSlices ? `${measured} of ${totalSlices} ciphertexts per site measured, scaled ×${factor.toFixed(1)}` : undefined,
+        note: measured < totalSlices ? `extrapolated from ${measured} of ${totalSlices} ciphertexts per site (times and bytes scaled ×${factor.toFixed(1)})` : undefined,
       };
     },
     dispose: () => {

@@ -1,100 +1,187 @@
-// cryptogram: flnode's protocol, in-process. Each site announces an ephemeral X25519 key in a
-// signed envelope, builds its cryptogram, and sends it as signed chunk envelopes; the aggregator
-// verifies, reassembles, sums mod 2^32 and decodes. The same code paths as the node, minus libp2p.
+// cryptogram: flnode's protocol v2 (PROTOCOL-v2.md), one attempt per round, in-process, every
+// message a signed v2 envelope that its receiver decodes and verifies: key announcements, the
+// aggregator's U1 list, encrypted t-of-n share dealings (opened and checked by every recipient),
+// U2, cryptograms (self mask + pairwise masks) in ≤ 1 MiB chunks, U3, consents, reveals, and the
+// unmasking from the reconstructed and verified self-mask seeds. No site drops out (U3 = U2 = U1),
+// so no s_sk is ever revealed. The same library as the node, minus libp2p.
 import { randomBytes } from 'node:crypto';
-import {
-  buildCryptogram,
-  attemptStartHash,
-  chunkCryptogram,
-  CryptogramAssembler,
-  cryptogramHash,
-  decodeAggregate,
-  decodeEnvelope,
-  encodeEnvelope,
-  generateEphemeralKeyPair,
-  MessageKind,
-  signingPublicKey,
-  sumCryptograms,
-  type AttemptParams,
-} from '../../protocol/index.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { addKeystreams, compareIds, signingPublicKey, sumCryptograms, utf8, v2 } from '../../protocol/index.ts';
 import { since, type ProtectionMode, type RoundOutput, type SiteUpdate } from './types.ts';
 
 const CONSORTIUM = 'flnode-bench';
 
+/**
+ * c_i = q_i + self_i + Σ ±mask_ij in one pass over the update (addKeystreams) instead of v2's
+ * buildCryptogramV2, which makes one pass per mask: same words (checked in the tests).
+ */
+export function maskOnePass(att: v2.AttemptV2, self: { id: string; sSecret: Uint8Array; selfSeed: Uint8Array }, update: Float32Array): Uint32Array {
+  const keys: Uint8Array[] = [v2.selfMaskKey(att, self.id, self.selfSeed)];
+  const signs: (1 | -1)[] = [1];
+  for (const peer of v2.sortedU2(att)) {
+    if (peer.id === self.id) continue;
+    keys.push(v2.pairMaskSeed(att, self.id, self.sSecret, peer.id, peer.sPublic));
+    signs.push(compareIds(self.id, peer.id) < 0 ? 1 : -1);
+  }
+  const c = v2.quantizeV2(att, self.id, update);
+  addKeystreams(c, keys, signs);
+  return c;
+}
+
+/**
+ * A = Σ c_i − Σ self_i for U3 = U2 (no dropout), all self masks removed in one pass: v2's
+ * unmaskAggregate for that case (it also handles dropped members, one pass per mask).
+ */
+export function unmaskOnePass(att: v2.AttemptV2, sum: Uint32Array, selfSeeds: ReadonlyMap<string, Uint8Array>): Uint32Array {
+  const u2 = v2.sortedU2(att);
+  const keys = u2.map((m) => v2.selfMaskKey(att, m.id, selfSeeds.get(m.id) ?? fail(`no self-mask seed of ${m.id}`)));
+  const a = Uint32Array.from(sum);
+  addKeystreams(a, keys, new Array<-1>(keys.length).fill(-1));
+  return a;
+}
+
+function fail(msg: string): never {
+  throw new Error(msg);
+}
+
 export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
   const clip = opts.clip ?? 1;
-  const signing = new Map<string, { secret: Uint8Array; public: Uint8Array }>();
+  const signing = new Map<string, Uint8Array>();
+  const publics = new Map<string, Uint8Array>();
   const identity = (id: string) => {
     let k = signing.get(id);
     if (!k) {
-      const secret = randomBytes(32);
-      k = { secret, public: signingPublicKey(secret) };
+      k = new Uint8Array(randomBytes(32));
       signing.set(id, k);
+      publics.set(id, signingPublicKey(k));
     }
     return k;
   };
+  const decodeOpts = { consortium: CONSORTIUM, publicKeyOf: (s: string) => publics.get(s) };
   return {
     name: 'cryptogram',
     describe: () =>
-      `flnode cryptograms: X25519 + HKDF-SHA256 pairwise AES-256-CTR masks over Z_2^32, per-coordinate clip C = ${clip}, ` +
-      'fixed-point S = 2^floor(log2((2^31-1)/(n·C))); Ed25519-signed key-announcement and ≤1 MiB chunk envelopes.',
+      `flnode protocol v2 cryptograms: per round fresh X25519 pairs (c, s) and a self-mask seed per site, t-of-n Shamir shares over GF(2^8) (t = n here) ` +
+      `dealt under AES-256-GCM with commitments, self mask + pairwise AES-256-CTR masks over Z_2^32 added in one pass, per-coordinate clip C = ${clip}, ` +
+      'exact S = 2^e with n·C·S ≤ 2^31−1−n; Ed25519-signed v2 envelopes for keys, U1/U2/U3 lists, dealings, ≤1 MiB chunks, consents and reveals; ' +
+      'unmasking from t verified shares of every self-mask seed. No dropout: U3 = U2.',
     async aggregate(updates: readonly SiteUpdate[], round: number): Promise<RoundOutput> {
       const n = updates.length;
-      const publicKeyOf = (s: string) => signing.get(s)?.public;
-      const header = (sender: string) => ({ consortium: CONSORTIUM, round, attempt: 0, sender });
-      let protect = 0;
-      let communicate = 0;
-      let bytes = 0;
+      const d = updates[0]!.delta.length;
+      const ids = updates.map((u) => u.id).sort(compareIds);
+      for (const id of ids) identity(id);
+      const t = v2.defaultThreshold(n);
+      const ref = { consortium: CONSORTIUM, round, attempt: 0 };
+      const binding = { manifestHash: sha256(utf8(`bench manifest ${ids.join(',')}`)), baseModelHash: new Uint8Array(32) };
+      const aggregator = ids[round % n]!;
+      const xs = v2.shareXs(ids);
+      const byId = new Map(updates.map((u) => [u.id, u]));
+      const protect = new Map(ids.map((id) => [id, 0]));
+      const communicate = new Map(ids.map((id) => [id, 0]));
+      const sent = new Map(ids.map((id) => [id, 0]));
+      const add = (m: Map<string, number>, id: string, v: number) => m.set(id, m.get(id)! + v);
+      const timed = <T>(m: Map<string, number>, id: string, f: () => T): T => {
+        const t0 = performance.now();
+        const out = f();
+        add(m, id, since(t0));
+        return out;
+      };
+      /** Sender encodes and signs, one receiver decodes and verifies (the others do the same in parallel). */
+      const wire = (sender: string, m: v2.MessageV2): v2.EnvelopeV2 =>
+        timed(communicate, sender, () => {
+          const bytes = v2.encodeEnvelopeV2({ ...ref, sender }, m, identity(sender));
+          add(sent, sender, bytes.length);
+          return v2.decodeEnvelopeV2(bytes, decodeOpts);
+        });
+      const bodyOf = <K extends v2.KindV2>(env: v2.EnvelopeV2, kind: K) => (env.kind === kind ? (env.body as Extract<v2.MessageV2, { kind: K }>['body']) : fail(`expected kind ${kind}, got ${env.kind}`));
 
-      // Keys phase: ephemeral key pairs, announced in signed envelopes that every site verifies.
-      let t = performance.now();
-      const ephemeral = updates.map(() => generateEphemeralKeyPair());
-      protect += since(t);
-      t = performance.now();
-      const announcements = updates.map((u, k) =>
-        encodeEnvelope(header(u.id), { kind: MessageKind.KeyAnnouncement, body: { publicKey: ephemeral[k]!.publicKey, samples: u.samples } }, identity(u.id).secret),
-      );
-      const participants = announcements.map((a) => {
-        const env = decodeEnvelope(a, { consortium: CONSORTIUM, publicKeyOf });
-        if (env.kind !== MessageKind.KeyAnnouncement) throw new Error('unexpected envelope kind');
-        return { id: env.sender, publicKey: env.body.publicKey, samples: env.body.samples };
+      // 1. keys: fresh secrets, signed announcements, checked by every other site.
+      const secrets = new Map(ids.map((id) => [id, timed(protect, id, () => v2.generateRoundSecrets())]));
+      const announced = ids.map((id) => {
+        const s = secrets.get(id)!;
+        const body = bodyOf(wire(id, { kind: v2.KindV2.KeyAnnouncement, body: { ...binding, cPublic: s.cPublic, sPublic: s.sPublic, samples: byId.get(id)!.samples, selfCommit: timed(protect, id, () => v2.selfCommit(s.selfSeed)) } }), v2.KindV2.KeyAnnouncement);
+        for (const other of ids) if (other !== id) timed(protect, other, () => v2.checkAnnouncedKeys(body, 0xffffffff));
+        return { id, cPublic: body.cPublic, sPublic: body.sPublic, samples: body.samples, selfCommit: body.selfCommit };
       });
-      // n encodes + n verifications measured; ×(n − 1)/n per site below ≥ one encode + (n − 1) verifications: conservative
-      communicate += since(t) * (n - 1);
-      bytes += announcements[0]!.length;
-      const params: AttemptParams = { consortium: CONSORTIUM, round, attempt: 0, clip, participants };
-      const startHash = attemptStartHash({ participants: participants.map((p) => p.id), baseModelHash: new Uint8Array(32) });
+      const u1 = bodyOf(wire(aggregator, { kind: v2.KindV2.U1List, body: { ...binding, members: announced } }), v2.KindV2.U1List);
+      const u1Hash = timed(communicate, aggregator, () => v2.listHash(ref, { kind: v2.KindV2.U1List, body: u1 }));
+      const cPublicOf = (id: string) => u1.members.find((m) => m.id === id)!.cPublic;
 
-      // Masking phase, then chunked signed envelopes to the aggregator.
-      const received: Uint32Array[] = [];
-      for (const [k, u] of updates.entries()) {
-        t = performance.now();
-        const c = buildCryptogram(params, { id: u.id, secretKey: ephemeral[k]!.secretKey }, u.delta);
-        protect += since(t);
-        t = performance.now();
-        const hash = cryptogramHash(c);
-        const envelopes = chunkCryptogram(c, startHash).map((body) => encodeEnvelope(header(u.id), { kind: MessageKind.CryptogramChunk, body }, identity(u.id).secret));
-        if (k === 0) bytes += envelopes.reduce((s, e) => s + e.length, 0);
-        let assembler: CryptogramAssembler | null = null;
-        let done: Uint32Array | null = null;
-        for (const e of envelopes) {
-          const env = decodeEnvelope(e, { consortium: CONSORTIUM, publicKeyOf });
-          if (env.kind !== MessageKind.CryptogramChunk) throw new Error('unexpected envelope kind');
-          assembler ??= new CryptogramAssembler(env.body, u.delta.length);
-          done = assembler.add(env.body) ?? done;
+      // 2. dealing: t-of-n shares of s_sk and b, encrypted to each other member, opened and checked by it.
+      const own = new Map<string, v2.OpenedShares>();
+      const dealings = new Map<string, v2.ShareDealingV2>();
+      for (const id of ids) {
+        const s = secrets.get(id)!;
+        const entries = timed(protect, id, () => {
+          const shares = v2.computeShares(s, { s: v2.randomCoefficients(t), b: v2.randomCoefficients(t) }, xs, ids);
+          own.set(id, shares.get(id)!);
+          return v2.dealShares(ref, { id, cSecret: s.cSecret }, shares, cPublicOf);
+        });
+        dealings.set(id, bodyOf(wire(id, { kind: v2.KindV2.ShareDealing, body: { ...binding, u1Hash, entries } }), v2.KindV2.ShareDealing));
+      }
+      const held = new Map(ids.map((h) => [h, new Map<string, v2.OpenedShares>([[h, own.get(h)!]])]));
+      for (const h of ids) {
+        for (const [dealer, dealing] of dealings) {
+          if (dealer === h) continue;
+          const entry = dealing.entries.find((e) => e.to === h) ?? fail(`${dealer} dealt nothing to ${h}`);
+          held.get(h)!.set(dealer, timed(protect, h, () => v2.openShares(ref, { id: h, cSecret: secrets.get(h)!.cSecret }, { id: dealer, cPublic: cPublicOf(dealer) }, entry)));
         }
-        communicate += since(t);
-        if (!done || cryptogramHash(done).some((b, i) => b !== hash[i])) throw new Error(`cryptogram of ${u.id} did not reassemble`);
-        received.push(done);
+      }
+      const u2 = bodyOf(wire(aggregator, { kind: v2.KindV2.U2List, body: { ...binding, u1Hash, members: ids } }), v2.KindV2.U2List);
+      const att = v2.attemptFromLists(ref, clip, t, u1, u2);
+      const u2Hash = timed(communicate, aggregator, () => v2.listHash(ref, { kind: v2.KindV2.U2List, body: u2 }));
+
+      // 3. masking, then signed chunks to the aggregator, which reassembles and checks each cryptogram's hash.
+      const received: Uint32Array[] = [];
+      for (const id of ids) {
+        const c = timed(protect, id, () => maskOnePass(att, { id, ...secrets.get(id)! }, byId.get(id)!.delta));
+        const chunks = timed(communicate, id, () => v2.chunkCryptogramV2(c, binding, u2Hash));
+        let asm: v2.CryptogramAssemblerV2 | null = null;
+        let whole: Uint32Array | null = null;
+        for (const ch of chunks) {
+          const body = bodyOf(wire(id, { kind: v2.KindV2.CryptogramChunk, body: ch }), v2.KindV2.CryptogramChunk);
+          whole = timed(communicate, id, () => {
+            asm ??= new v2.CryptogramAssemblerV2(body, d);
+            return asm.add(body);
+          }) ?? whole;
+        }
+        received.push(whole ?? fail(`cryptogram of ${id} did not reassemble`));
       }
 
-      t = performance.now();
+      // 4. the aggregator sums mod 2^32.
+      let t0 = performance.now();
       const sum = sumCryptograms(received);
-      const aggregateS = since(t);
-      t = performance.now();
-      const aggregate = decodeAggregate(sum, params);
-      const unprotect = since(t);
-      return { aggregate, times: { protect: protect / n, communicate: communicate / n, aggregate: aggregateS, unprotect }, bytesPerSite: bytes, extrapolated: false };
+      const aggregateS = since(t0);
+
+      // 5. U3, consents, reveals.
+      const u3 = bodyOf(wire(aggregator, { kind: v2.KindV2.U3List, body: { ...binding, u2Hash, members: ids } }), v2.KindV2.U3List);
+      const u3Hash = timed(communicate, aggregator, () => v2.listHash(ref, { kind: v2.KindV2.U3List, body: u3 }));
+      const consents = ids.map((id) => ({ from: id, listHash: bodyOf(wire(id, { kind: v2.KindV2.Consent, body: { ...binding, u3Hash } }), v2.KindV2.Consent).u3Hash }));
+      if (v2.consentCount(u3.members, u3Hash, consents) < t) fail('fewer than t consents');
+      const reveals = ids.map((h) => ({ holder: h, body: bodyOf(wire(h, { kind: v2.KindV2.Reveal, body: { ...binding, u3Hash, shares: v2.revealFor(u2.members, u3.members, held.get(h)!) } }), v2.KindV2.Reveal) }));
+
+      // 6. unmasking (every member does the same from the same messages: timed once): t verified
+      //    shares per self-mask seed, then all self masks removed in one pass, then decoding.
+      t0 = performance.now();
+      for (const r of reveals) v2.checkReveal(u2.members, u3.members, r.body.shares);
+      const seeds = new Map(
+        u3.members.map((owner) => {
+          const shares: v2.HeldShare[] = reveals.flatMap(({ holder, body }) => {
+            const e = body.shares.find((x) => x.owner === owner && x.kind === 'b');
+            const commitment = holder === owner ? undefined : dealings.get(owner)!.entries.find((x) => x.to === holder)!.bCommit;
+            return e ? [{ holder, x: xs.get(holder)!, share: e.share, commitment }] : [];
+          });
+          return [owner, v2.recoverSelfSeed(ref, owner, u1.members.find((m) => m.id === owner)!.selfCommit, shares, t)] as const;
+        }),
+      );
+      const unmasked = unmaskOnePass(att, sum, seeds);
+      const unmask = since(t0);
+      t0 = performance.now();
+      const aggregate = v2.decodeAggregateOverU3(att, u3.members, unmasked);
+      const unprotect = since(t0);
+
+      const mean = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0) / n;
+      return { aggregate, times: { protect: mean(protect), communicate: mean(communicate), aggregate: aggregateS, unmask, unprotect }, bytesPerSite: Math.round(mean(sent)), extrapolated: false };
     },
   };
 }

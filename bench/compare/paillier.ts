@@ -106,10 +106,10 @@ export async function paillierMode(opts: PaillierOptions = {}): Promise<Protecti
       for (let i = measured * layout.slots; i < d; i++) out[i] = sumQ[i]! / scale;
       return {
         aggregate: out,
-        times: { protect: (protect / n) * factor, communicate: (communicate / n) * factor, aggregate: aggregateS * factor, unprotect: unprotect * factor },
+        times: { protect: (protect / n) * factor, communicate: (communicate / n) * factor, aggregate: aggregateS * factor, unmask: 0, unprotect: unprotect * factor },
         bytesPerSite: Math.round(bytes * factor),
         extrapolated: measured < total,
-        note: measured < total ? `${measured} of ${total} plaintexts per site encrypted, scaled ×${factor.toFixed(1)}` : undefined,
+        note: measured < total ? `extrapolated from ${measured} of ${total} plaintexts per site (times and bytes scaled ×${factor.toFixed(1)})` : undefined,
       };
     },
   };

@@ -27,7 +27,7 @@ export function plainMode(): ProtectionMode {
         for (let i = 0; i < d; i++) sum[i] += w * u[i]!;
       });
       const aggregate = since(t);
-      return { aggregate: sum, times: { protect: 0, communicate, aggregate, unprotect: 0 }, bytesPerSite: 4 * d, extrapolated: false };
+      return { aggregate: sum, times: { protect: 0, communicate, aggregate, unmask: 0, unprotect: 0 }, bytesPerSite: 4 * d, extrapolated: false };
     },
   };
 }

@@ -5,11 +5,11 @@ import { renderChart } from './chart.ts';
 import { ckksMode } from './ckks.ts';
 import { cryptogramMode } from './cryptogram.ts';
 import { dpMode, gaussianSigma } from './dp.ts';
-import { runFederation, type ModeResult } from './harness.ts';
+import { runFederation, runSyntheticFederation, type ModeResult } from './harness.ts';
 import { describeMachine } from './machine.ts';
 import { packingLayout, paillierMode } from './paillier.ts';
 import { plainMode } from './plain.ts';
-import { toJson, toMarkdown, type CompareResults } from './report.ts';
+import { toJson, toMarkdown, type CompareResults, type RunInfo } from './report.ts';
 import { smpcMode } from './smpc.ts';
 import type { ProtectionMode } from './types.ts';
 
@@ -29,6 +29,8 @@ export interface CompareConfig {
   paillierPlaintexts?: number;
   ckksSlices?: number;
   dpClip: number;
+  /** Synthetic updates of this many parameters instead of the trained CNN: costs only, no AUC. */
+  params?: number;
   batchSize?: number;
   learningRate?: number;
   command?: string;
@@ -39,12 +41,48 @@ export interface CompareOutput {
   results: CompareResults;
   json: string;
   svg: string;
+  info: RunInfo;
   markdown(chartFile: string): string;
 }
 
 const CLIP = 1; // per-coordinate clip of the fixed-point encoding (the node's default plan)
 
 export async function runCompare(cfg: CompareConfig): Promise<CompareOutput> {
+  return cfg.params === undefined ? runTrained(cfg) : runSynthetic(cfg, cfg.params);
+}
+
+async function runSynthetic(cfg: CompareConfig, d: number): Promise<CompareOutput> {
+  const say = cfg.progress ?? (() => {});
+  const t0 = performance.now();
+  say(`synthetic updates: ${cfg.sites} sites, ${d} parameters, costs only (no training, no AUC)`);
+  const results: ModeResult[] = [];
+  for (const name of cfg.modes) {
+    const mode = await buildMode(name, cfg, d, say);
+    say(`— ${name}: ${mode.describe()}`);
+    results.push(await runSyntheticFederation(mode, { d, sites: cfg.sites, rounds: cfg.rounds, seed: cfg.seed, progress: say }));
+    mode.dispose?.();
+  }
+  const res: CompareResults = { machine: describeMachine('not used (no training)'), rounds: cfg.rounds, d, modes: results };
+  const info = {
+    dataset: 'synthetic updates',
+    synthetic: true,
+    dataPath: '',
+    sites: cfg.sites,
+    parameters: d,
+    trainSamplesPerSite: [],
+    testSamples: 0,
+    localEpochs: 0,
+    batchSize: 0,
+    learningRate: 0,
+    seed: cfg.seed,
+    command: cfg.command ?? 'runCompare',
+    elapsedS: (performance.now() - t0) / 1000,
+  };
+  const svg = await renderChart(results);
+  return { results: res, json: toJson(res), svg, info, markdown: (chart) => toMarkdown(res, info, chart) };
+}
+
+async function runTrained(cfg: CompareConfig): Promise<CompareOutput> {
   const say = cfg.progress ?? (() => {});
   const t0 = performance.now();
   const data = await loadMedMnist(cfg.dataPath);
@@ -65,9 +103,10 @@ export async function runCompare(cfg: CompareConfig): Promise<CompareOutput> {
     mode.dispose?.();
   }
   const machine = describeMachine(tf.getBackend());
-  const res: CompareResults = { machine, rounds: cfg.rounds, modes: results };
+  const res: CompareResults = { machine, rounds: cfg.rounds, d, modes: results };
   const info = {
     dataset: data.name,
+    synthetic: false,
     dataPath: cfg.dataPath,
     sites: cfg.sites,
     parameters: d,
@@ -82,7 +121,7 @@ export async function runCompare(cfg: CompareConfig): Promise<CompareOutput> {
   };
   const svg = await renderChart(results);
   sites.forEach((s) => s.dispose());
-  return { results: res, json: toJson(res), svg, markdown: (chart) => toMarkdown(res, info, chart) };
+  return { results: res, json: toJson(res), svg, info, markdown: (chart) => toMarkdown(res, info, chart) };
 }
 
 async function buildMode(name: string, cfg: CompareConfig, d: number, say: (s: string) => void): Promise<ProtectionMode> {

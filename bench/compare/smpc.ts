@@ -83,7 +83,7 @@ export function smpcMode(opts: { clip?: number } = {}): ProtectionMode {
       const aggregate = dequantize(sum, scale);
       const unprotect = since(t2);
       const bytesPerSite = (n - 1) * (4 * d + GCM_OVERHEAD) + 4 * d + 32; // shares, published sum, key
-      return { aggregate, times: { protect: protect / n, communicate: communicate / n, aggregate: aggregateS, unprotect }, bytesPerSite, extrapolated: false };
+      return { aggregate, times: { protect: protect / n, communicate: communicate / n, aggregate: aggregateS, unmask: 0, unprotect }, bytesPerSite, extrapolated: false };
     },
   };
 }

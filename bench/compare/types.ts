@@ -9,14 +9,17 @@ export interface SiteUpdate {
 }
 
 /**
- * Seconds for one round. `protect`, `communicate` and `unprotect` are per site (mean over sites:
- * sites work in parallel), `aggregate` is the aggregator's work (plus, for smpc, a site's share
- * summing). No network latency is modelled: `communicate` = serialize + deserialize.
+ * Seconds for one round. `protect`, `communicate`, `unmask` and `unprotect` are per site (mean over
+ * sites: sites work in parallel), `aggregate` is the aggregator's work (plus, for smpc, a site's
+ * share summing). `unmask` is the cryptogram's share reconstruction and mask removal (0 for the
+ * other modes), `unprotect` decryption (HE) or decoding. No network latency is modelled:
+ * `communicate` = serialize + sign + deserialize + verify.
  */
 export interface PhaseTimes {
   protect: number;
   communicate: number;
   aggregate: number;
+  unmask: number;
   unprotect: number;
 }
 
@@ -39,7 +42,7 @@ export interface ProtectionMode {
   dispose?(): void;
 }
 
-export const zeroTimes = (): PhaseTimes => ({ protect: 0, communicate: 0, aggregate: 0, unprotect: 0 });
+export const zeroTimes = (): PhaseTimes => ({ protect: 0, communicate: 0, aggregate: 0, unmask: 0, unprotect: 0 });
 
 /** Seconds since `t0` (a performance.now() value). */
 export const since = (t0: number): number => (performance.now() - t0) / 1000;
