@@ -61,7 +61,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   if (trainer.dataset !== manifest.model.dataset) log.warn({ data: trainer.dataset, manifest: manifest.model.dataset }, 'the data file is not the dataset named in the manifest');
   const store = new Store(join(opts.dir, 'db'));
   await store.open();
-  const network = await createLibp2pNetwork({ identity, consortium: manifest.consortium, listen: opts.listen, peers: opts.peers, log: createLogger('p2p', { site }), silenceMs: Math.max(5000, 2 * manifest.timeouts.livenessMs) });
+  const network = await createLibp2pNetwork({ identity, consortium: manifest.consortium, listen: opts.listen, peers: opts.peers, members: manifest.members.map((m) => m.peerId), log: createLogger('p2p', { site }), silenceMs: Math.max(5000, 2 * manifest.timeouts.livenessMs) });
 
   const listeners = new Set<() => void>();
   let statusTimer: NodeJS.Timeout | null = null;
