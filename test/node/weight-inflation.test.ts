@@ -3,11 +3,14 @@
 // zero; a count above the member's `maxSamples` (certified by the admin's manifest signature) is
 // refused in admission by every honest node, so the inflating member's update gets no weight.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { encodeEnvelope, MessageKind, signingPublicKey } from '../../protocol/index.ts';
 import { createManifest, signManifest } from '../../node/manifest.ts';
 import { RoundEngine } from '../../node/rounds/engine.ts';
 import { MemoryStore } from '../../node/runtime/kv-store.ts';
+import { startTestbed } from '../../node/testbed/testbed.ts';
+import { loadMedMnist } from '../../node/training/dataset.ts';
 import { fakeTrainer, ManualClock, StubNetwork } from '../helpers/engine-fakes.ts';
 import { simIdentity, SimWorld } from '../helpers/sim-world.ts';
 
@@ -68,5 +71,17 @@ describe('node: weight inflation is refused (maxSamples)', function () {
     const member = control.w.nodes[attacker]!;
     assert.ok(control.honest.every((n) => n.engine.summaries.some((s) => s.participants.includes(member.id))), 'with its certified count the member takes part');
     assert.ok(control.honest.every((n) => n.endpoint.peerScore(member.id) === 0));
+  });
+
+  it('the testbed certifies each site\'s training-partition size as its maxSamples (capped by --max-train-samples)', async () => {
+    const data = 'data/pneumoniamnist.npz';
+    const train = (await loadMedMnist(data)).train.n;
+    const full = await startTestbed({ nodes: 3, rounds: 1, data });
+    const sizes = full.manifest.members.map((m) => m.maxSamples!);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), train, `the three iid partitions cover the ${train} training images: ${sizes}`);
+    assert.ok(sizes.every((n) => Math.abs(n - train / 3) < 1), `${sizes}`);
+    const capped = await startTestbed({ nodes: 3, rounds: 1, data, maxTrainSamples: 300 });
+    assert.deepEqual(capped.manifest.members.map((m) => m.maxSamples), [300, 300, 300]);
+    for (const tb of [full, capped]) rmSync(tb.dir, { recursive: true, force: true });
   });
 });
