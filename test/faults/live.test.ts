@@ -75,6 +75,8 @@ describe('faults: live scenarios on a 3-node testbed', function () {
     watchCrashes(tb);
     tally.faultsInjected++; // the equivocator
     const target = tb.nodes[0]!;
+    // the target listens before the intruder starts, so each of its failed dials is a refusal
+    await tb.waitFor((_n, s) => s !== null, 60_000, [target]);
     const id = await initIdentity(mkdtempSync(join(tmpdir(), 'flnode-intruder-')));
     // The intruder admits everyone itself, dials the target (redialling as a member would) and
     // would publish forged key announcements and garbage the moment it had a peer.
@@ -108,7 +110,7 @@ describe('faults: live scenarios on a 3-node testbed', function () {
     assert.equal(new Set(hashes).size, 1, `honest hashes differ: ${hashes}`);
     // nothing of the topic reached the intruder over the whole federation
     assert.equal(received.length, 0, `the intruder received ${received.length} topic messages`);
-    tally.rejected += attempts;
+    tally.refusedConnections += attempts;
     // the equivocation was detected by the honest nodes and recorded
     const detected = honest.some((n) => (n.status()!.events ?? []).some((e) => e.kind === 'equivocation') || logOf(n).includes('two different cryptograms'));
     assert.ok(detected, 'equivocation recorded by an honest node');
