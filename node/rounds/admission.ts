@@ -165,9 +165,10 @@ export class GossipGate {
       if (bad.length) return `names ${bad.map((p) => p.slice(-8)).join(', ')}, whose key announcement claimed more samples than the manifest certifies`;
     }
     const reason = admit(env, v, candidateSlack);
-    if (reason && env.kind === MessageKind.KeyAnnouncement && samplesOverMax(env.body.samples, v.maxSamplesOf(env.sender))) {
-      if (this.inflated.size >= 4 * this.members.length) for (const k of this.inflated) if (Number(k.split('/')[0]) < v.state.round) this.inflated.delete(k);
-      if (this.inflated.size < 4 * this.members.length) this.inflated.add(`${env.round}/${env.sender}`);
+    // refused for its sample count (so for this round or the next: admission checks the round first)
+    if (reason && env.kind === MessageKind.KeyAnnouncement && reason === samplesOverMax(env.body.samples, v.maxSamplesOf(env.sender))) {
+      for (const k of this.inflated) if (Number(k.split('/')[0]) < v.state.round) this.inflated.delete(k);
+      this.inflated.add(`${env.round}/${env.sender}`);
     }
     return reason;
   }

@@ -41,6 +41,11 @@ describe('node: weight inflation is refused (maxSamples)', function () {
     assert.equal(engine.validate(ahead, capped.peerId), 'reject');
     assert.equal(engine.validate(key(capped, 100, 4), capped.peerId), 'accept');
     assert.equal(engine.validate(key(open, U32_MAX, 5), open.peerId), 'accept', 'a member without maxSamples is not bounded (the manifest sets none)');
+    // this round, an AttemptStart naming the inflating member is refused too (it could not be masked for)
+    const start = (participants: string[]) => encodeEnvelope({ consortium: manifest.consortium, round: engine.round.round, attempt: 0, sender: open.peerId }, { kind: MessageKind.AttemptStart, body: { aggregator: open.peerId, participants, baseModelHash: Buffer.from(engine.global.hash, 'hex'), reason: 'test' } }, open.signingSecret);
+    assert.equal(engine.validate(start([self.peerId, capped.peerId, open.peerId]), open.peerId), 'reject');
+    assert.ok(lines.some((l) => l.includes('claimed more samples than the manifest certifies')));
+    assert.equal(engine.validate(start([self.peerId, open.peerId]), open.peerId), 'accept');
   });
 
   it(`a member announcing ${U32_MAX} samples is refused by every honest node: no round includes it, and every committed model is the FedAvg of the honest updates alone`, async () => {
