@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { SiteIdentity } from './identity.ts';
 import { loadApiToken, loadIdentity } from './identity.ts';
 import { createLogger } from './log.ts';
-import { isMember, loadManifest, memberName, verifyManifest, type Manifest } from './manifest.ts';
+import { isMember, loadManifest, maxSamplesOf, memberName, verifyManifest, type Manifest } from './manifest.ts';
 import { createLibp2pNetwork } from './p2p/libp2p-network.ts';
 import { RoundEngine } from './rounds/engine.ts';
 import { Store } from './storage/store.ts';
@@ -58,10 +58,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     maxEvalSamples: opts.maxEvalSamples,
     plan: { epochs: manifest.plan.localEpochs, batchSize: manifest.plan.batchSize, learningRate: manifest.plan.learningRate, optimizer: manifest.plan.optimizer },
   });
+  const cap = maxSamplesOf(manifest, identity.peerId);
+  if (cap !== undefined && trainer.trainSamples > cap) log.warn({ trainSamples: trainer.trainSamples, maxSamples: cap }, 'this site trains on more samples than the manifest certifies: the other members will refuse its key announcements (ask the admin to raise maxSamples, or pass --max-train-samples)');
   if (trainer.dataset !== manifest.model.dataset) log.warn({ data: trainer.dataset, manifest: manifest.model.dataset }, 'the data file is not the dataset named in the manifest');
   const store = new Store(join(opts.dir, 'db'));
   await store.open();
-  const network = await createLibp2pNetwork({ identity, consortium: manifest.consortium, listen: opts.listen, peers: opts.peers, log: createLogger('p2p', { site }), silenceMs: Math.max(5000, 2 * manifest.timeouts.livenessMs) });
+  const network = await createLibp2pNetwork({ identity, consortium: manifest.consortium, listen: opts.listen, peers: opts.peers, members: manifest.members.map((m) => m.peerId), log: createLogger('p2p', { site }), silenceMs: Math.max(5000, 2 * manifest.timeouts.livenessMs) });
 
   const listeners = new Set<() => void>();
   let statusTimer: NodeJS.Timeout | null = null;

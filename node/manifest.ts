@@ -26,7 +26,7 @@ export const ManifestSchema = z
               .max(128)
               .refine((id) => !id.includes('\u0000'), 'a member id must not contain a 0x00 byte')
               .refine((id) => publicKeyFromPeerId(id) !== undefined, 'not an Ed25519 libp2p peer id'),
-            /** Most training samples this member may announce (protocol v2 refuses more); covered by the admin signature. */
+            /** Most training samples this member may announce (a KeyAnnouncement above it is refused); covered by the admin signature. */
             maxSamples: z.number().int().min(1).max(0xffffffff).optional(),
           })
           .strict(),

@@ -1,6 +1,7 @@
 // The Network over libp2p 3: TCP + noise + yamux + identify + gossipsub, one topic per consortium.
-// Every message is validated synchronously in gossipsub's topic validator; rejected messages are
-// not forwarded and count against the sender's peer score (invalid-message penalty, P4).
+// Only manifest members connect (gater.ts). Every message is validated synchronously in gossipsub's
+// topic validator; rejected messages are not forwarded and count against the sender's peer score
+// (invalid-message penalty, P4).
 import { createHash, randomBytes } from 'node:crypto';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
@@ -15,13 +16,21 @@ import { MAX_ENVELOPE_BYTES } from '../../protocol/index.ts';
 import type { SiteIdentity } from '../identity.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { Network, Verdict } from '../types.ts';
+import { membershipGater, onlyDialGater } from './gater.ts';
 import { TrafficCounter } from './traffic.ts';
+
+export { onlyDialGater };
 
 export interface Libp2pNetworkOptions {
   identity: SiteIdentity;
   consortium: string;
   listen: string[];
   peers: string[];
+  /**
+   * Peer ids of the signed manifest's members (this node included): the only peers this node
+   * connects to, in either direction, and the only gossip authors and relays it accepts.
+   */
+  members: readonly string[];
   log?: Logger;
   /**
    * A configured peer that stays connected but from which no message arrives for this long is
@@ -35,15 +44,6 @@ export interface Libp2pNetworkOptions {
   onlyDialPeers?: boolean;
   /** Write per-connection byte counts (TCP level) to this JSON file every second and at stop. Default: FLNODE_TRAFFIC_FILE. */
   trafficFile?: string;
-}
-
-/** "ip4/127.0.0.1/tcp/4001" of a multiaddr, without its /p2p part. */
-const hostPort = (a: ReturnType<typeof multiaddr>): string => a.getComponents().filter((c) => c.name !== 'p2p').map((c) => `${c.name}/${c.value ?? ''}`).join('/');
-
-/** A connection gater that lets libp2p dial only the transport addresses of `peers`. */
-export function onlyDialGater(peers: string[]): { denyDialMultiaddr: (a: ReturnType<typeof multiaddr>) => boolean } {
-  const dialable = new Set(peers.map((p) => hostPort(multiaddr(p))));
-  return { denyDialMultiaddr: (a) => !dialable.has(hostPort(a)) };
 }
 
 // Each gossip message is an 8-byte random nonce followed by one signed envelope. Gossip dedupes
@@ -103,13 +103,16 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
     if (!a.getComponents().some((c) => c.name === 'p2p')) throw new Error(`--peers ${a.toString()} must end with /p2p/<peer id>`);
   }
 
+  const members = new Set(opts.members);
+  if (!members.has(opts.identity.peerId)) throw new Error(`this site (${opts.identity.peerId}) is not among the members it admits`);
   const onlyDial = opts.onlyDialPeers ?? process.env.FLNODE_ONLY_DIAL_PEERS === '1';
   const trafficFile = opts.trafficFile ?? process.env.FLNODE_TRAFFIC_FILE;
   const traffic = trafficFile ? new TrafficCounter() : null;
+  const gater = membershipGater({ members: opts.members, log, ...(onlyDial ? { onlyDial: opts.peers } : {}) });
   const node: Libp2p<{ pubsub: GossipSub; identify: unknown }> = await createLibp2p({
     privateKey: opts.identity.privateKey,
     addresses: { listen: opts.listen },
-    ...(onlyDial ? { connectionGater: onlyDialGater(opts.peers) } : {}),
+    connectionGater: gater,
     ...(traffic ? { metrics: () => traffic.metrics() } : {}),
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -118,6 +121,8 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
       identify: identify(),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
+        // subscriptions and messages for any other topic are dropped before they cost memory
+        allowedTopics: [topic],
         emitSelf: false,
         floodPublish: true,
         globalSignaturePolicy: 'StrictSign',
@@ -161,8 +166,22 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
   const pubsub = node.services.pubsub;
   const lastHeard = new Map<string, number>();
   node.addEventListener('peer:connect', (evt) => void lastHeard.set(evt.detail.toString(), Date.now()));
+  // The gater admits members only; should a connection from anyone else ever exist (a transport
+  // that bypassed the upgrader), it is closed before gossipsub can take its subscription or GRAFT.
+  node.addEventListener('connection:open', (evt) => {
+    const peer = evt.detail.remotePeer.toString();
+    if (members.has(peer)) return;
+    gater.refusals.note(peer, evt.detail.direction);
+    void evt.detail.close().catch(() => evt.detail.abort(new Error('not a member')));
+  });
   pubsub.topicValidators.set(topic, (peer, msg) => {
     if (msg.type === 'signed') lastHeard.set(msg.from.toString(), Date.now());
+    // a gossip message authored or relayed by a non-member cannot be here (see the gater): reject
+    const author = msg.type === 'signed' ? msg.from.toString() : null;
+    if (!members.has(peer.toString()) || (author !== null && !members.has(author))) {
+      log.warn({ from: author ?? peer.toString(), relay: peer.toString() }, 'gossip message from a non-member rejected');
+      return TopicValidatorResult.Reject;
+    }
     let v: Verdict;
     try {
       v = msg.data.length <= NONCE_BYTES ? 'reject' : validator(msg.data.subarray(NONCE_BYTES), msg.type === 'signed' ? msg.from.toString() : peer.toString());
@@ -207,7 +226,7 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
     const connected = new Set(node.getPeers().map((p) => p.toString()));
     for (const addr of peerAddrs) {
       const id = addr.getComponents().find((c) => c.name === 'p2p')!.value!;
-      if (connected.has(id) || id === opts.identity.peerId) continue;
+      if (connected.has(id) || id === opts.identity.peerId || !members.has(id)) continue;
       const b = backoff.get(id) ?? 0;
       if (b > Date.now()) continue;
       try {
@@ -228,6 +247,7 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
       await node.start();
       await node.handle(REQUEST_PROTOCOL, async (stream, connection) => {
         const from = connection.remotePeer.toString();
+        if (!members.has(from)) return stream.abort(new Error('not a member'));
         const timer = setTimeout(() => stream.abort(new Error('request timed out')), 60_000);
         try {
           const req = await readFrame(stream, MAX_ENVELOPE_BYTES);
@@ -241,6 +261,8 @@ export async function createLibp2pNetwork(opts: Libp2pNetworkOptions): Promise<N
         }
       }, { maxInboundStreams: 8 });
       pubsub.subscribe(topic);
+      // a --peers entry outside the manifest is refused once here and never dialled
+      for (const id of configured) if (!members.has(id)) gater.refusals.note(id, 'dial');
       void dialMissing();
       redial = setInterval(() => {
         void dialMissing();

@@ -2,6 +2,7 @@
 // rules the pure decoder cannot apply (PROTOCOL.md §5, "The node then applies state rules").
 // Each function returns the reason to drop the envelope, or null to admit it.
 import { decodeEnvelope, equalBytes, MAX_ENVELOPE_BYTES, MessageKind, ProtocolError, type Envelope } from '../../protocol/index.ts';
+import { checkSamples } from '../../protocol/v2/threshold.ts';
 import { publicKeyFromPeerId } from '../identity.ts';
 import type { Logger } from '../log.ts';
 import type { Verdict } from '../types.ts';
@@ -24,6 +25,8 @@ export interface AdmissionView {
   now(): number;
   /** The key `sender` announced for `attempt` of the current round, if any. */
   keyOf(attempt: number, sender: string): Uint8Array | undefined;
+  /** The most samples the manifest certifies for `sender` (undefined: the manifest sets no bound). */
+  maxSamplesOf(sender: string): number | undefined;
 }
 
 /**
@@ -61,6 +64,10 @@ export function admitRoundMessage(env: Envelope, v: AdmissionView): string | nul
 /** Who may send what in the current round: aggregator candidates, one key per attempt, chunks of the model's size. */
 export function admitRole(env: Envelope, v: AdmissionView, candidateSlack: number): string | null {
   const s = v.state;
+  if (env.kind === MessageKind.KeyAnnouncement) {
+    const over = samplesOverMax(env.body.samples, v.maxSamplesOf(env.sender));
+    if (over) return over;
+  }
   if (env.round === s.round + 1) return null; // buffered until this node reaches that round
   if (env.kind === MessageKind.AttemptStart || env.kind === MessageKind.AggregateRecord) {
     const k = candidateIndex(v.members, s.round, env.sender, s.failover + candidateSlack);
@@ -73,6 +80,22 @@ export function admitRole(env: Envelope, v: AdmissionView, candidateSlack: numbe
   }
   if (env.kind === MessageKind.CryptogramChunk && env.body.totalWords !== v.modelWords) return `cryptogram of ${env.body.totalWords} words, model has ${v.modelWords}`;
   return null;
+}
+
+/**
+ * Weight inflation (PROTOCOL.md §5, KeyAnnouncement): the FedAvg weight is the announced sample
+ * count, so a count above the member's certified `maxSamples` is refused (2^32 − 1 would give its
+ * update weight ≈ 1 and round every honest update to 0). Checked for next-round keys too.
+ */
+export function samplesOverMax(samples: number, maxSamples: number | undefined): string | null {
+  if (maxSamples === undefined) return null;
+  try {
+    checkSamples(samples, maxSamples);
+    return null;
+  } catch (err) {
+    if (err instanceof ProtocolError) return err.message;
+    throw err;
+  }
 }
 
 /**
@@ -127,9 +150,27 @@ export class GossipGate {
     return decodeEnvelope(bytes, { consortium: this.consortium, publicKeyOf: this.publicKeyOf, maxBytes });
   }
 
-  /** The state rules (admit) against the round now. */
+  /** Members whose key announcement of a round claimed more samples than certified: `${round}/${sender}`. */
+  private readonly inflated = new Set<string>();
+
+  /**
+   * The state rules (admit) against the round now. A member caught inflating its sample count is
+   * remembered for the round, and an AttemptStart naming it as a participant is refused too (the
+   * inflating member as aggregator would otherwise open an attempt no honest node can mask for).
+   */
   check(env: Envelope, candidateSlack = 1): string | null {
-    return admit(env, this.view(), candidateSlack);
+    const v = this.view();
+    if (env.kind === MessageKind.AttemptStart) {
+      const bad = env.body.participants.filter((p) => this.inflated.has(`${env.round}/${p}`));
+      if (bad.length) return `names ${bad.map((p) => p.slice(-8)).join(', ')}, whose key announcement claimed more samples than the manifest certifies`;
+    }
+    const reason = admit(env, v, candidateSlack);
+    // refused for its sample count (so for this round or the next: admission checks the round first)
+    if (reason && env.kind === MessageKind.KeyAnnouncement && reason === samplesOverMax(env.body.samples, v.maxSamplesOf(env.sender))) {
+      for (const k of this.inflated) if (Number(k.split('/')[0]) < v.state.round) this.inflated.delete(k);
+      this.inflated.add(`${env.round}/${env.sender}`);
+    }
+    return reason;
   }
 
   /** The topic validator's verdict, with the reason logged for anything not accepted. */

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { fromHex, MessageKind, modelHash, toHex, type Envelope } from '../../protocol/index.ts';
 import type { SiteIdentity } from '../identity.ts';
 import type { Logger } from '../log.ts';
-import type { Manifest } from '../manifest.ts';
+import { maxSamplesOf, type Manifest } from '../manifest.ts';
 import { SystemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
 import { noHooks, type EngineHooks } from '../runtime/hooks.ts';
 import type { KeyValueStore } from '../runtime/kv-store.ts';
@@ -82,7 +82,7 @@ export class RoundEngine {
     const ctx = new RoundContext({ ...opts, store: new RoundStore(opts.store), clock, hooks: opts.hooks ?? noHooks, onChange: () => opts.onChange?.(), syncIO });
     this.ctx = ctx;
     this.members = [...ctx.members];
-    const view = () => ({ self: ctx.self, members: ctx.members, state: ctx.state, maxAttempts: ctx.manifest.maxAttempts, modelWords: ctx.weights.length, now: () => clock.now(), keyOf: (a: number, s: string) => ctx.keys.publicKey(a, s) });
+    const view = () => ({ self: ctx.self, members: ctx.members, state: ctx.state, maxAttempts: ctx.manifest.maxAttempts, modelWords: ctx.weights.length, now: () => clock.now(), keyOf: (a: number, s: string) => ctx.keys.publicKey(a, s), maxSamplesOf: (s: string) => maxSamplesOf(ctx.manifest, s) });
     this.gate = new GossipGate(opts.manifest.consortium, ctx.members, view, opts.log);
     this.member = new MemberRole(ctx, { commit: (next, hash, a, aggregator, participants) => this.commit(next, hash, a, aggregator, participants) });
     this.role = new AggregatorRole(ctx, {

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { signingPublicKey } from '../../protocol/index.ts';
 import { initIdentity, loadOrCreateAdminKey } from '../identity.ts';
 import { createManifest, signManifest, type Manifest } from '../manifest.ts';
+import { loadMedMnist } from '../training/dataset.ts';
+import { PARTITION_SEED, parseSplit, partitionClasses, partitionIndices } from '../training/partition.ts';
 import { WanLinks, type WanAudit, type WanSpec } from './wan.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -69,6 +71,22 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Each site's training-partition size (the split every node computes, capped by
+ * --max-train-samples): certified as the member's maxSamples, so a site can announce no more.
+ * null when the data file cannot be read here (the nodes then report the problem themselves).
+ */
+async function partitionSizes(opts: TestbedOptions): Promise<number[] | null> {
+  try {
+    const data = await loadMedMnist(resolve(root, opts.data));
+    const classes = partitionClasses(data.train.labels, data.labelColumns, data.task === 'multi-label');
+    const parts = partitionIndices(classes, { sites: opts.nodes, scheme: parseSplit(opts.split ?? 'iid'), seed: PARTITION_SEED });
+    return parts.map((p) => Math.max(1, Math.min(p.length, opts.maxTrainSamples ?? Infinity)));
+  } catch {
+    return null;
+  }
+}
+
 export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'flnode-testbed-'));
   mkdirSync(dir, { recursive: true });
@@ -87,7 +105,8 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
     minParticipants: opts.minParticipants ?? 2,
     maxAttempts: opts.maxAttempts ?? 4,
   });
-  manifest = { ...manifest, members: sites.map((s, i) => ({ name: `hospital-${String.fromCharCode(97 + i)}`, peerId: s.peerId })) };
+  const sizes = await partitionSizes(opts);
+  manifest = { ...manifest, members: sites.map((s, i) => ({ name: `hospital-${String.fromCharCode(97 + i)}`, peerId: s.peerId, ...(sizes ? { maxSamples: sizes[i]! } : {}) })) };
   manifest = signManifest(manifest, adminKey);
   const manifestPath = join(dir, 'manifest.json');
   await writeFile(manifestPath, JSON.stringify(manifest, null, 2));

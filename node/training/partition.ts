@@ -6,6 +6,9 @@
 export type SplitScheme = { kind: 'iid' } | { kind: 'dirichlet'; alpha: number };
 
 /** mulberry32: small, fast, seedable PRNG (uniform in [0, 1)). */
+/** The seed of the data split: fixed so that every site (and the testbed's manifest) computes the same partitions. */
+export const PARTITION_SEED = 20260101;
+
 export function seededRandom(seed: number): () => number {
   let s = seed >>> 0;
   return () => {

@@ -5,7 +5,7 @@ import { initBackend, type BackendPreference } from './backend.ts';
 import { loadMedMnist, type MedMnistData, type Split } from './dataset.ts';
 import { evaluateScores } from './metrics.ts';
 import { createModel, exportLayersModel, flattenWeights, parameterCount, setFlatWeights, weightShapes } from './model.ts';
-import { partitionClasses, partitionIndices, seededRandom, shuffleInPlace, type SplitScheme } from './partition.ts';
+import { PARTITION_SEED, partitionClasses, partitionIndices, seededRandom, shuffleInPlace, type SplitScheme } from './partition.ts';
 
 export interface TrainingPlan {
   epochs: number;
@@ -169,7 +169,7 @@ export async function createTrainer(opts: TrainerOptions): Promise<TfjsTrainer> 
   if (!Number.isInteger(site) || site < 0 || site >= sites) throw new Error(`site index ${site} is outside 0..${sites - 1}`);
   const classes = partitionClasses(data.train.labels, data.labelColumns, data.task === 'multi-label');
   // The partition seed is fixed so every site computes the same split; `seed` drives the model.
-  let mine = partitionIndices(classes, { sites, scheme: opts.scheme ?? { kind: 'iid' }, seed: 20260101 })[site]!;
+  let mine = partitionIndices(classes, { sites, scheme: opts.scheme ?? { kind: 'iid' }, seed: PARTITION_SEED })[site]!;
   if (opts.maxTrainSamples !== undefined) mine = mine.slice(0, opts.maxTrainSamples);
   const train = subset(data.train, data.labelColumns, mine);
   const cap = (s: Split) => (opts.maxEvalSamples !== undefined && opts.maxEvalSamples < s.n ? subset(s, data.labelColumns, Array.from({ length: opts.maxEvalSamples }, (_, i) => i)) : s);

@@ -3,6 +3,8 @@
 interface Tally {
   cases: number;
   rejected: number;
+  /** Connection attempts of non-members refused by the members' connection gater (they never reach validation). */
+  refusedConnections: number;
   crashes: number;
   faultsInjected: number;
   roundsCompleted: number;
@@ -16,6 +18,7 @@ const g = globalThis as { __flnodeFaultTally?: Tally; __flnodeFaultHook?: boolea
 export const tally: Tally = (g.__flnodeFaultTally ??= {
   cases: 0,
   rejected: 0,
+  refusedConnections: 0,
   crashes: 0,
   faultsInjected: 0,
   roundsCompleted: 0,
@@ -28,7 +31,7 @@ export function recordModels(identical: boolean): void {
 
 export function summaryLine(): string {
   const t = tally;
-  return `faults: cases=${t.cases} rejected=${t.rejected} crashes=${t.crashes} faults_injected=${t.faultsInjected} rounds_completed=${t.roundsCompleted} identical_models=${t.identicalModels === true}`;
+  return `faults: cases=${t.cases} rejected=${t.rejected} refused_connections=${t.refusedConnections} crashes=${t.crashes} faults_injected=${t.faultsInjected} rounds_completed=${t.roundsCompleted} identical_models=${t.identicalModels === true}`;
 }
 
 if (!g.__flnodeFaultHook) {

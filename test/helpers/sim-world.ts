@@ -41,6 +41,10 @@ export interface SimOptions {
   trainDelayMs?: Record<number, number>;
   /** Max clock offset of a host from virtual time, ms (default 50). */
   skewMs?: number;
+  /** Sample counts a node's trainer reports (and the node announces), by index (default 50 + 25·i). */
+  samples?: Record<number, number>;
+  /** Certify each member's `maxSamples` in the manifest: its default sample count 50 + 25·i. */
+  certifyMaxSamples?: boolean;
 }
 
 /** Thrown from EngineHooks.reached to abort the step of a node the world just crashed. */
@@ -107,10 +111,10 @@ export class SimWorld {
       const name = `site-${i}`;
       const identity = await simIdentity(ids.bytes(32), name);
       const host = new Host(w.sched, name, skew.int(-(opts.skewMs ?? 50), opts.skewMs ?? 50));
-      w.nodes.push(new SimNode(i, name, identity, host, new MemoryStore(), 50 + 25 * i));
+      w.nodes.push(new SimNode(i, name, identity, host, new MemoryStore(), opts.samples?.[i] ?? 50 + 25 * i));
     }
     const m = createManifest({ consortium: `sim-${opts.seed}`, adminPublicKey: signingPublicKey(admin), plan: { rounds: opts.rounds }, timeouts: { ...SIM_TIMEOUTS, ...opts.timeouts }, minParticipants: opts.minParticipants ?? 2, maxAttempts: opts.maxAttempts ?? 3, seed: 4242 });
-    w.manifest = signManifest({ ...m, members: w.nodes.map((n) => ({ name: n.name, peerId: n.id })) }, admin);
+    w.manifest = signManifest({ ...m, members: w.nodes.map((n) => ({ name: n.name, peerId: n.id, ...(opts.certifyMaxSamples ? { maxSamples: 50 + 25 * n.index } : {}) })) }, admin);
     return w;
   }
 

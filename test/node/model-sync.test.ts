@@ -56,7 +56,7 @@ describe('node: model sync of a model above the gossip limit (libp2p direct stre
       const store = new MemoryStore();
       if (i > 0) await store.batch([{ type: 'putBytes', key: modelKey(1), value: f32bytes(v1) }, { type: 'put', key: 'global', value: { version: 1, hash: v1hash } }]);
       const log = pino({ level: 'silent' });
-      const net = await createLibp2pNetwork({ identity, consortium: manifest.consortium, listen: [`/ip4/127.0.0.1/tcp/${ports[i]}`], peers: ids.map((_, j) => j).filter((j) => j !== i).map(addr), log });
+      const net = await createLibp2pNetwork({ identity, consortium: manifest.consortium, listen: [`/ip4/127.0.0.1/tcp/${ports[i]}`], peers: ids.map((_, j) => j).filter((j) => j !== i).map(addr), members: ids.map((s) => s.peerId), log });
       const engine = new RoundEngine({ manifest, identity, network: net, trainer: fakeTrainer(PARAMS), store, log });
       await net.start();
       await engine.start();

@@ -73,7 +73,7 @@ export function register(program: Command): void {
     .requiredOption('--manifest <file>')
     .requiredOption('--name <name>')
     .requiredOption('--peer-id <id>')
-    .option('--max-samples <n>', 'most training samples this member may announce (protocol v2 refuses more)', intOption('--max-samples', 1))
+    .option('--max-samples <n>', 'most training samples this member may announce (the other members refuse a key announcement above it)', intOption('--max-samples', 1))
     .action(async (o) => {
       const m = await readManifest(o.manifest);
       if (!publicKeyFromPeerId(o.peerId)) throw new UserError(`${o.peerId} is not an Ed25519 libp2p peer id (see "flnode init")`);
