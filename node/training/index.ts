@@ -2,7 +2,7 @@
 export { initBackend, useBackend, type BackendPreference } from './backend.ts';
 export { loadMedMnist, DatasetError, type MedMnistData, type Split } from './dataset.ts';
 export { DATASETS, outputCount, type DatasetSpec, type Task } from './registry.ts';
-export { partitionIndices, partitionClasses, parseSplit, seededRandom, type SplitScheme } from './partition.ts';
+export { partitionIndices, partitionClasses, partitionLike, parseSplit, seededRandom, type SplitScheme } from './partition.ts';
 export { DEFAULT_ARCH, type Architecture, createModel, flattenWeights, setFlatWeights, weightShapes, parameterCount, exportLayersModel, importLayersModel } from './model.ts';
 export { evaluateScores, rocAuc, youdenThreshold } from './metrics.ts';
 export { augmentBatch, CHEST_XRAY_AUGMENT, type AugmentOptions } from './augment.ts';

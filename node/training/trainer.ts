@@ -6,7 +6,7 @@ import { loadMedMnist, type MedMnistData, type Split } from './dataset.ts';
 import { augmentBatch } from './augment.ts';
 import { evaluateScores, youdenThreshold } from './metrics.ts';
 import { createModel, exportLayersModel, type Architecture, flattenWeights, parameterCount, setFlatWeights, weightShapes } from './model.ts';
-import { partitionClasses, partitionIndices, seededRandom, shuffleInPlace, type SplitScheme } from './partition.ts';
+import { partitionClasses, partitionIndices, partitionLike, seededRandom, shuffleInPlace, type SplitScheme } from './partition.ts';
 
 export interface TrainingPlan {
   epochs: number;
@@ -214,7 +214,7 @@ export class TfjsTrainer implements Trainer {
 
   /**
    * Centralized training: `epochs` passes with one optimizer and a cosine learning-rate decay
-   * (to 5 % of the plan's rate, after a one-epoch linear warm-up), the validation AUC after every
+   * (to 5 % of the plan's rate, after a linear warm-up of one epoch or a fifth of the steps), the validation AUC after every
    * epoch, and the weights of the epoch with the best validation AUC kept at the end.
    */
   async fit(opts: { epochs: number; seed: number; onEpoch?: (info: EpochInfo) => void; onProgress?: (done: number, total: number) => void }): Promise<FitResult> {
@@ -222,7 +222,7 @@ export class TfjsTrainer implements Trainer {
     const optimizer = this.makeOptimizer();
     const perEpoch = Math.ceil(this.train.n / this.plan.batchSize);
     const total = opts.epochs * perEpoch;
-    const warm = Math.min(perEpoch, total);
+    const warm = Math.max(1, Math.min(perEpoch, Math.floor(total / 5)));
     const lr0 = this.plan.learningRate;
     const lrAt = (s: number) => (s < warm ? (lr0 * (s + 1)) / warm : lr0 * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (s - warm)) / Math.max(1, total - warm)))));
     const history: EpochInfo[] = [];
@@ -297,9 +297,18 @@ export async function createTrainer(opts: TrainerOptions): Promise<TfjsTrainer> 
   if (!Number.isInteger(site) || site < 0 || site >= sites) throw new Error(`site index ${site} is outside 0..${sites - 1}`);
   const classes = partitionClasses(data.train.labels, data.labelColumns, data.task === 'multi-label');
   // The partition seed is fixed so every site computes the same split; `seed` drives the model.
-  let mine = partitionIndices(classes, { sites, scheme: opts.scheme ?? { kind: 'iid' }, seed: 20260101 })[site]!;
+  const parts = partitionIndices(classes, { sites, scheme: opts.scheme ?? { kind: 'iid' }, seed: 20260101 });
+  let mine = parts[site]!;
   if (opts.maxTrainSamples !== undefined) mine = mine.slice(0, opts.maxTrainSamples);
   const train = subset(data.train, data.labelColumns, mine);
+  // Each site validates on its own share of the validation split, with its training label mix
+  // (model selection in a federation uses the sites' validation AUCs); the test split is whole.
+  let val = data.val;
+  if (sites > 1) {
+    const valClasses = partitionClasses(data.val.labels, data.labelColumns, data.task === 'multi-label');
+    const myVal = partitionLike(classes, parts, valClasses, 20260102)[site]!;
+    if (myVal.length > 0) val = subset(data.val, data.labelColumns, myVal);
+  }
   const cap = (s: Split) => (opts.maxEvalSamples !== undefined && opts.maxEvalSamples < s.n ? subset(s, data.labelColumns, Array.from({ length: opts.maxEvalSamples }, (_, i) => i)) : s);
-  return new TfjsTrainer(backend, data, train, { val: cap(data.val), test: cap(data.test) }, opts.plan, opts.seed);
+  return new TfjsTrainer(backend, data, train, { val: cap(val), test: cap(data.test) }, opts.plan, opts.seed);
 }

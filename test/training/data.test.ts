@@ -91,6 +91,22 @@ describe('training: trainer', () => {
     b.dispose();
   });
 
+  it('fit keeps the weights of the epoch with the best validation AUC and is deterministic', async () => {
+    const opts = { dataPath: 'data/pneumoniamnist.npz', seed: 4, plan, maxTrainSamples: 128, maxEvalSamples: 150 };
+    const a = await createTrainer(opts);
+    const b = await createTrainer(opts);
+    const fa = await a.fit({ epochs: 3, seed: 1 });
+    const fb = await b.fit({ epochs: 3, seed: 1 });
+    assert.deepEqual(a.getWeights(), b.getWeights());
+    const aucs = fa.history.map((h) => h.valAuc);
+    assert.equal(fa.bestEpoch, aucs.indexOf(Math.max(...aucs)) + 1);
+    assert.equal((await a.evaluate('val')).auc, fa.bestValAuc);
+    assert.equal(fa.threshold, fb.threshold);
+    assert.ok(fa.threshold > 0 && fa.threshold < 1);
+    a.dispose();
+    b.dispose();
+  });
+
   it('trains and evaluates the 14-label ChestMNIST layout and exports the tfjs layers format', async () => {
     const p = join(dir, 'chestmnist.npz');
     makeMedMnistNpz(p, { dataset: 'chestmnist' });
