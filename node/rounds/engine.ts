@@ -627,6 +627,7 @@ export class RoundEngine {
     const hash = sha256hex(f32bytes(next));
     this.opts.trainer.setWeights(next);
     const ev = await this.opts.trainer.evaluate('test');
+    const val = await this.opts.trainer.evaluate('val');
     this.state.phaseSeconds.verifying = (this.state.phaseSeconds.verifying ?? 0) + (Date.now() - this.state.phaseStartedAt) / 1000;
     const summary: RoundSummary = {
       round: r,
@@ -640,6 +641,7 @@ export class RoundEngine {
       testAuc: ev.auc,
       testAcc: ev.acc,
       testLoss: ev.loss,
+      valAuc: val.auc,
       completedAt: Date.now(),
     };
     await this.finishRound(r, next, hash, summary);
@@ -703,9 +705,10 @@ export class RoundEngine {
     if (this.training) await this.training.catch(() => undefined); // the trainer is shared
     this.opts.trainer.setWeights(next);
     const ev = await this.opts.trainer.evaluate('test');
+    const val = await this.opts.trainer.evaluate('val');
     this.log.info({ version: v, hash: hash.slice(0, 16), from: memberName(this.opts.manifest, env.sender) }, 'caught up: global model fetched from a peer and verified');
     await this.finishRound(v, next, hash, {
-      round: v, attempt: -1, participants: [], aggregator: env.sender, phaseSeconds: {}, bytesIn: this.state.bytesIn, bytesOut: this.state.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, completedAt: Date.now(),
+      round: v, attempt: -1, participants: [], aggregator: env.sender, phaseSeconds: {}, bytesIn: this.state.bytesIn, bytesOut: this.state.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, valAuc: val.auc, completedAt: Date.now(),
     });
   }
 

@@ -26,6 +26,8 @@ export interface TestbedOptions {
   timeouts?: Partial<Manifest['timeouts']>;
   minParticipants?: number;
   maxAttempts?: number;
+  /** Seed of the model's initial weights and the sites' shuffling (manifest model.seed). */
+  seed?: number;
   /** Extra environment per node index (fault injection in tests). */
   env?: (i: number) => Record<string, string | undefined>;
 }
@@ -81,6 +83,7 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
     timeouts: { heartbeatMs: 500, livenessMs: 4000, keysMs: 8000, trainingMs: 60000, collectMs: 10000, aggregateMs: 8000, ...opts.timeouts },
     minParticipants: opts.minParticipants ?? 2,
     maxAttempts: opts.maxAttempts ?? 4,
+    seed: opts.seed,
   });
   manifest = { ...manifest, members: sites.map((s, i) => ({ name: `hospital-${String.fromCharCode(97 + i)}`, peerId: s.peerId })) };
   manifest = signManifest(manifest, adminKey);
