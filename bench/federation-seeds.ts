@@ -4,7 +4,8 @@
 // published round is the one with the best mean validation AUC over the sites (the test split is
 // not looked at), and its test AUC / ACC are reported per seed and as mean ± sd, with the per-round
 // curves and the gap to the centralized mean of bench/results/train-latest.json.
-// Options: --rounds 20 --splits iid,dirichlet:0.5 --epochs 1 (local epochs per round) --json
+// Options: --rounds 20 --splits iid,dirichlet:0.5 --epochs 1 (local epochs per round) --lr 0.001
+// (the sites' Adam learning rate) --json
 // Results are rewritten after every run, so an interrupted benchmark leaves what it measured.
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -45,8 +46,8 @@ export function selectRound(valPerSite: number[][]): { round: number; valAuc: nu
   return { round: best + 1, valAuc: means[best]! };
 }
 
-async function runOne(data: string, seed: number, split: string, rounds: number, epochs: number): Promise<SeedRun> {
-  const tb = await startTestbed({ data, nodes: 3, rounds, split, seed, epochs, timeouts: { trainingMs: 240_000 } });
+async function runOne(data: string, seed: number, split: string, rounds: number, epochs: number, learningRate: number | undefined): Promise<SeedRun> {
+  const tb = await startTestbed({ data, nodes: 3, rounds, split, seed, epochs, learningRate, timeouts: { trainingMs: 240_000 } });
   const t0 = Date.now();
   const load0 = loadavg()[0]!;
   tb.start();
@@ -91,6 +92,7 @@ export async function federationSeeds(): Promise<void> {
   const seeds = Number(arg('--seeds', '3'));
   const rounds = Number(arg('--rounds', '20'));
   const epochs = Number(arg('--epochs', '1'));
+  const learningRate = flag('--lr') ? Number(arg('--lr', '0.001')) : undefined;
   const splits = arg('--splits', 'iid,dirichlet:0.5').split(',');
   const data = arg('--data', 'data/pneumoniamnist.npz');
   const sh = (c: string) => {
@@ -120,7 +122,7 @@ export async function federationSeeds(): Promise<void> {
       const rs = runs.filter((r) => r.split === sp);
       return [sp, rs.length ? { seeds: rs.map((r) => r.seed), test_auc: stat(rs.map((r) => r.test_auc)), test_acc: stat(rs.map((r) => r.test_acc)), selected_val_auc: stat(rs.map((r) => r.selected_val_auc)), selected_round: stat(rs.map((r) => r.selected_round)), gap_to_central_auc: central ? r4(mean(rs.map((r) => r.test_auc)) - central.test_auc) : null } : null];
     }));
-    const out = { dataset: 'pneumoniamnist', command, commit, date, nodes: 3, rounds, local_epochs: epochs, seeds_planned: seeds, centralized: central, summary: bySplit, runs };
+    const out = { dataset: 'pneumoniamnist', command, commit, date, nodes: 3, rounds, local_epochs: epochs, learning_rate: learningRate ?? 0.001, seeds_planned: seeds, centralized: central, summary: bySplit, runs };
     const md = [
       `# Federation, PneumoniaMNIST, 3 flnode processes with cryptograms, ≤ ${rounds} rounds, ${epochs} local epoch(s) per round`,
       '',
@@ -148,7 +150,7 @@ export async function federationSeeds(): Promise<void> {
   for (let seed = 1; seed <= seeds; seed++) {
     for (const split of splits) {
       say(`seed ${seed}, ${split}: 3 sites, ${rounds} rounds ...`);
-      const r = await runOne(data, seed, split, rounds, epochs);
+      const r = await runOne(data, seed, split, rounds, epochs, learningRate);
       runs.push(r);
       say(`  round ${r.selected_round} selected (mean val AUC ${r.selected_val_auc}): test AUC ${r.test_auc} ACC ${r.test_acc}; last round ${r.final_test_auc}; ${r.minutes} min; same hash: ${r.identical_hashes}`);
       write();

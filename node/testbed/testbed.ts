@@ -28,6 +28,8 @@ export interface TestbedOptions {
   maxAttempts?: number;
   /** Seed of the model's initial weights and the sites' shuffling (manifest model.seed). */
   seed?: number;
+  /** Peak learning rate of the sites' local training (manifest plan; default 0.001). */
+  learningRate?: number;
   /** Extra environment per node index (fault injection in tests). */
   env?: (i: number) => Record<string, string | undefined>;
 }
@@ -79,7 +81,7 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
   let manifest = createManifest({
     consortium: `testbed-${Date.now().toString(36)}`,
     adminPublicKey: signingPublicKey(adminKey),
-    plan: { rounds: opts.rounds, localEpochs: opts.epochs ?? 1 },
+    plan: { rounds: opts.rounds, localEpochs: opts.epochs ?? 1, ...(opts.learningRate ? { learningRate: opts.learningRate } : {}) },
     timeouts: { heartbeatMs: 500, livenessMs: 4000, keysMs: 8000, trainingMs: 60000, collectMs: 10000, aggregateMs: 8000, ...opts.timeouts },
     minParticipants: opts.minParticipants ?? 2,
     maxAttempts: opts.maxAttempts ?? 4,
