@@ -167,7 +167,8 @@ export class TfjsTrainer implements Trainer {
   /** One pass over the training split with `optimizer`; lrAt(step) sets the step's learning rate. */
   private async epoch(optimizer: tf.Optimizer, rnd: () => number, lrAt: (step: number) => number, step0: number, onBatch: (n: number) => void): Promise<{ loss: number; steps: number }> {
     const order = shuffleInPlace(Array.from({ length: this.train.n }, (_, i) => i), rnd);
-    const kernels = this.model.trainableWeights.filter((w) => w.name.endsWith('kernel'));
+    // originalName: tfjs suffixes `name` with _1, _2 … for every further model in the process
+    const kernels = this.model.trainableWeights.filter((w) => w.originalName.endsWith('/kernel'));
     let lossSum = 0;
     let steps = 0;
     for (let b = 0; b < order.length; b += this.plan.batchSize) {
