@@ -18,8 +18,10 @@ export interface SeedRun {
   split: string;
   rounds: number;
   identical_hashes: boolean;
-  /** 1-based round with the best mean validation AUC over the sites. */
+  /** Round with the best mean validation AUC over the sites. */
   selected_round: number;
+  /** Round numbers of the curves (rounds every site has a summary of). */
+  round_numbers: number[];
   selected_val_auc: number;
   test_auc: number;
   test_acc: number;
@@ -57,18 +59,22 @@ async function runOne(data: string, seed: number, split: string, rounds: number,
     if (dead.length) throw new Error(`node ${dead[0]!.name} exited; see ${dead[0]!.dir}/node.log`);
     await tb.waitFor(() => new Set(tb.nodes.map((n) => n.status()?.model.hash)).size === 1, 30_000).catch(() => undefined);
     const st = tb.nodes.map((n) => n.status()!);
-    const perSite = st.map((s) => [...(s.rounds as RoundRow[])].sort((a, b) => a.round - b.round));
-    const n = Math.min(...perSite.map((p) => p.length));
-    const valPerSite = perSite.map((p) => p.slice(0, n).map((r) => r.valAuc ?? NaN));
+    // rounds that every site has a summary of, aligned by round number
+    const bySite = st.map((s) => new Map((s.rounds as RoundRow[]).map((r) => [r.round, r])));
+    const common = [...bySite[0]!.keys()].filter((r) => bySite.every((m) => m.has(r))).sort((a, b) => a - b);
+    const perSite = bySite.map((m) => common.map((r) => m.get(r)!));
+    const n = common.length;
+    const valPerSite = perSite.map((p) => p.map((r) => r.valAuc ?? NaN));
     const sel = selectRound(valPerSite);
-    const rs = perSite[0]!.slice(0, n);
-    const chosen = rs[sel.round - 1]!;
+    const rs = perSite[0]!;
+    const chosen = rs[sel.round - 1]!; // sel.round is 1-based over `common`
     return {
       seed,
       split,
       rounds: n,
       identical_hashes: new Set(st.map((s) => s.model.hash)).size === 1,
-      selected_round: sel.round,
+      selected_round: chosen.round,
+      round_numbers: common,
       selected_val_auc: r4(sel.valAuc),
       test_auc: r4(chosen.testAuc ?? NaN),
       test_acc: r4(chosen.testAcc ?? NaN),
