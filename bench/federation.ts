@@ -3,9 +3,16 @@
 // scaling to 10 and 20 local nodes (time per round, peak memory per node).
 // `npm run bench:federation -- [--json] [--rounds 10] [--scaling 3,10,20] [--only accuracy|scaling]`
 // `npm run bench:federation -- --wan 'rtt=40ms,rate=100mbit;rtt=150ms,rate=20mbit' [--wan-sites 3,5,10]`
+// `npm run bench:federation -- --seeds 3 [--rounds 20]`: see federation-seeds.ts
 import { readFileSync, writeFileSync } from 'node:fs';
 import { startTestbed, type NodeStatusFile, type TestbedOptions } from '../node/testbed/testbed.ts';
 import { arg, flag, say } from './args.ts';
+
+if (flag('--seeds')) {
+  // accuracy over seeds with validation-based round selection: bench/federation-seeds.ts
+  await (await import('./federation-seeds.ts')).federationSeeds();
+  process.exit(0);
+}
 
 const json = flag('--json');
 const only = arg('--only', 'all');

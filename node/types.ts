@@ -135,6 +135,9 @@ export interface RoundSummary {
   testAuc: number | null;
   testAcc: number | null;
   testLoss: number | null;
+  /** AUC of this round's global model on this site's validation split (model selection); absent in
+   * summaries written before it was recorded. */
+  valAuc?: number | null;
   completedAt: number;
   /** True when this site's contribution to the round was weights uploaded through the API. */
   uploaded?: boolean;

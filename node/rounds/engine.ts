@@ -358,7 +358,7 @@ export class RoundEngine {
     const ev = await this.evaluate(next);
     const s = ctx.state;
     addPhaseTime(s, ctx.clock.now());
-    await this.finishRound(r, next, hash, { round: r, attempt: a, participants, aggregator, phaseSeconds: s.phaseSeconds, bytesIn: s.bytesIn, bytesOut: s.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, completedAt: ctx.clock.now(), ...(ctx.contribution.uploadedRound === r && participants.includes(ctx.self) ? { uploaded: true } : {}) });
+    await this.finishRound(r, next, hash, { round: r, attempt: a, participants, aggregator, phaseSeconds: s.phaseSeconds, bytesIn: s.bytesIn, bytesOut: s.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, valAuc: ev.valAuc, completedAt: ctx.clock.now(), ...(ctx.contribution.uploadedRound === r && participants.includes(ctx.self) ? { uploaded: true } : {}) });
     ctx.log.info({ round: r, attempt: a, participants: participants.length, modelHash: hash.slice(0, 16), testAuc: +ev.auc.toFixed(4), dataset: this.opts.trainer.dataset }, 'round complete');
   }
 
@@ -368,13 +368,15 @@ export class RoundEngine {
     const ev = await this.evaluate(weights);
     ctx.log.info({ version: v, hash: hash.slice(0, 16), from: ctx.names([from]) }, 'caught up: global model fetched from a peer and verified');
     const s = ctx.state;
-    await this.finishRound(v, weights, hash, { round: v, attempt: -1, participants: [], aggregator: from, phaseSeconds: {}, bytesIn: s.bytesIn, bytesOut: s.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, completedAt: ctx.clock.now() });
+    await this.finishRound(v, weights, hash, { round: v, attempt: -1, participants: [], aggregator: from, phaseSeconds: {}, bytesIn: s.bytesIn, bytesOut: s.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, valAuc: ev.valAuc, completedAt: ctx.clock.now() });
   }
 
   private async evaluate(weights: Float32Array) {
     await this.ctx.contribution.idle(); // the trainer is shared
     this.opts.trainer.setWeights(weights);
-    return this.opts.trainer.evaluate('test');
+    const test = await this.opts.trainer.evaluate('test');
+    const val = await this.opts.trainer.evaluate('val'); // this site's validation share: model selection
+    return { ...test, valAuc: val.auc };
   }
 
   /** Model version r is committed: persist it, start round r + 1, replay what was buffered for it. */

@@ -29,6 +29,10 @@ export interface TestbedOptions {
   timeouts?: Partial<Manifest['timeouts']>;
   minParticipants?: number;
   maxAttempts?: number;
+  /** Seed of the model's initial weights and the sites' shuffling (manifest model.seed). */
+  seed?: number;
+  /** Peak learning rate of the sites' local training (manifest plan; default 0.001). */
+  learningRate?: number;
   /** Extra environment per node index (fault injection in tests). */
   env?: (i: number) => Record<string, string | undefined>;
   /** Route every connection between two sites through a WAN relay of this shape. */
@@ -100,10 +104,11 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
   let manifest = createManifest({
     consortium: `testbed-${Date.now().toString(36)}`,
     adminPublicKey: signingPublicKey(adminKey),
-    plan: { rounds: opts.rounds, localEpochs: opts.epochs ?? 1 },
+    plan: { rounds: opts.rounds, localEpochs: opts.epochs ?? 1, ...(opts.learningRate ? { learningRate: opts.learningRate } : {}) },
     timeouts: { heartbeatMs: 500, livenessMs: 4000, keysMs: 8000, trainingMs: 60000, collectMs: 10000, aggregateMs: 8000, ...opts.timeouts },
     minParticipants: opts.minParticipants ?? 2,
     maxAttempts: opts.maxAttempts ?? 4,
+    seed: opts.seed,
   });
   const sizes = await partitionSizes(opts);
   manifest = { ...manifest, members: sites.map((s, i) => ({ name: `hospital-${String.fromCharCode(97 + i)}`, peerId: s.peerId, ...(sizes ? { maxSamples: sizes[i]! } : {}) })) };

@@ -69,3 +69,34 @@ export function evaluateScores(task: Task, yTrue: ArrayLike<number>, yScore: Arr
   }
   return { auc: mean(aucs), acc: correct / n };
 }
+
+/**
+ * The score threshold that maximizes Youden's J = sensitivity + specificity − 1 on (yTrue, score).
+ * J does not depend on the class balance, so a threshold chosen on a validation split with the
+ * training split's prevalence carries over to a test split with another one. Returns the midpoint
+ * between the two scores around the best cut (0.5 when one class is missing).
+ */
+export function youdenThreshold(yTrue: ArrayLike<number>, score: ArrayLike<number>): number {
+  const n = yTrue.length;
+  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => score[b]! - score[a]!);
+  let pos = 0;
+  for (let i = 0; i < n; i++) if (yTrue[i]) pos++;
+  const neg = n - pos;
+  if (pos === 0 || neg === 0) return 0.5;
+  // walk the cut down from the highest score: predicting positive for idx[0..i]
+  let tp = 0;
+  let fp = 0;
+  let bestJ = -Infinity;
+  let best = 0.5;
+  for (let i = 0; i < n; i++) {
+    if (yTrue[idx[i]!]) tp++;
+    else fp++;
+    if (i + 1 < n && score[idx[i + 1]!] === score[idx[i]!]) continue; // ties move together
+    const j = tp / pos - fp / neg;
+    if (j > bestJ) {
+      bestJ = j;
+      best = i + 1 < n ? (score[idx[i]!]! + score[idx[i + 1]!]!) / 2 : score[idx[i]!]! - 1e-6;
+    }
+  }
+  return best;
+}

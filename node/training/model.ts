@@ -1,24 +1,37 @@
 // The CNN and its weights as one flat Float32Array.
 //
-// Architecture (28x28x1 input): Conv 3x3x16 same + ReLU → MaxPool 2 → Conv 3x3x32 same + ReLU →
-// MaxPool 2 → Flatten (7·7·32) → Dense 32 + ReLU → Dense L (sigmoid for binary/multi-label,
-// softmax for multi-class). 55,681 parameters for one output.
+// Architecture (28x28x1 input), DEFAULT_ARCH: [Conv 3x3 same + ReLU → MaxPool 2] per entry of
+// `convs` → Flatten → Dense `dense` + ReLU → Dense L (sigmoid for binary/multi-label, softmax for
+// multi-class). No normalization layer: BatchNorm's running statistics are per-site data that
+// federated averaging mixes badly under label skew, and at this depth the network trains well
+// without one. Dropout is not a layer here: the trainer applies seeded dropout masks between the
+// layers during training (tfjs's dropout layer draws from Math.random or repeats one mask),
+// so the exported model is the plain inference graph.
 //
 // Flat order: model.getWeights() order (per layer: kernel then bias), each tensor row-major
 // (tfjs layout: conv kernels [kh, kw, in, out], dense kernels [in, out]).
 import * as tf from '@tensorflow/tfjs';
 import type { Task } from './registry.ts';
 
-export function createModel(task: Task, outputs: number, seed: number): tf.LayersModel {
+export interface Architecture {
+  /** Filters of each conv block (3x3 conv + ReLU + 2x2 max-pool). */
+  convs: number[];
+  /** Units of the hidden dense layer. */
+  dense: number;
+}
+
+export const DEFAULT_ARCH: Architecture = { convs: [16, 32], dense: 32 };
+
+export function createModel(task: Task, outputs: number, seed: number, arch: Architecture = DEFAULT_ARCH): tf.LayersModel {
   const init = (k: number) => tf.initializers.glorotUniform({ seed: seed * 100 + k });
   const model = tf.sequential();
-  model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1), name: 'conv1' }));
-  model.add(tf.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }));
-  model.add(tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2), name: 'conv2' }));
-  model.add(tf.layers.maxPooling2d({ poolSize: 2, name: 'pool2' }));
+  arch.convs.forEach((filters, i) => {
+    model.add(tf.layers.conv2d({ ...(i === 0 ? { inputShape: [28, 28, 1] } : {}), filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(i + 1), name: `conv${i + 1}` }));
+    model.add(tf.layers.maxPooling2d({ poolSize: 2, name: `pool${i + 1}` }));
+  });
   model.add(tf.layers.flatten({ name: 'flatten' }));
-  model.add(tf.layers.dense({ units: 32, activation: 'relu', kernelInitializer: init(3), name: 'dense1' }));
-  model.add(tf.layers.dense({ units: outputs, activation: task === 'multi-class' ? 'softmax' : 'sigmoid', kernelInitializer: init(4), name: 'out' }));
+  model.add(tf.layers.dense({ units: arch.dense, activation: 'relu', kernelInitializer: init(arch.convs.length + 1), name: 'dense1' }));
+  model.add(tf.layers.dense({ units: outputs, activation: task === 'multi-class' ? 'softmax' : 'sigmoid', kernelInitializer: init(arch.convs.length + 2), name: 'out' }));
   return model;
 }
 

@@ -98,6 +98,31 @@ export function partitionIndices(classes: readonly number[], opts: { sites: numb
   return parts.map((p) => p.sort((a, b) => a - b));
 }
 
+/**
+ * Splits another set (a validation split) across the same sites in the per-class proportions of an
+ * existing partition, so each site's held-out data has the label mix of its own training data.
+ */
+export function partitionLike(classes: readonly number[], parts: readonly number[][], otherClasses: readonly number[], seed: number): number[][] {
+  const rnd = seededRandom(seed);
+  const out: number[][] = parts.map(() => []);
+  const byClass = new Map<number, number[]>();
+  otherClasses.forEach((c, i) => (byClass.get(c) ?? byClass.set(c, []).get(c)!).push(i));
+  for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
+    const idx = shuffleInPlace(byClass.get(c)!, rnd);
+    const counts = parts.map((p) => p.filter((i) => classes[i] === c).length);
+    const total = counts.reduce((a, b) => a + b, 0);
+    let start = 0;
+    let acc = 0;
+    for (let s = 0; s < parts.length; s++) {
+      acc += total > 0 ? counts[s]! / total : 1 / parts.length;
+      const end = s === parts.length - 1 ? idx.length : Math.round(acc * idx.length);
+      out[s]!.push(...idx.slice(start, end));
+      start = end;
+    }
+  }
+  return out.map((p) => p.sort((a, b) => a - b));
+}
+
 export function parseSplit(text: string): SplitScheme {
   if (text === 'iid') return { kind: 'iid' };
   const m = /^dirichlet:([0-9.]+)$/.exec(text);

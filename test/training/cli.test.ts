@@ -12,7 +12,9 @@ describe('training: flnode train', () => {
     const r = run('train', '--data', 'data/pneumoniamnist.npz', '--epochs', '1', '--sites', '3', '--site', '2', '--max-train-samples', '200', '--json');
     assert.equal(r.status, 0, r.stderr);
     const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    assert.deepEqual(Object.keys(last), ['dataset', 'task', 'backend', 'train_samples', 'epochs', 'samples_per_s', 'test_auc', 'test_acc']);
+    // the original schema comes first and unchanged; later fields are additions
+    assert.deepEqual(Object.keys(last).slice(0, 8), ['dataset', 'task', 'backend', 'train_samples', 'epochs', 'samples_per_s', 'test_auc', 'test_acc']);
+    assert.ok(last.best_epoch === 1 && last.val_auc > 0 && last.threshold > 0 && last.threshold < 1, JSON.stringify(last));
     assert.equal(last.dataset, 'pneumoniamnist');
     assert.equal(last.train_samples, 200);
     assert.ok(last.test_auc > 0 && last.test_auc <= 1);

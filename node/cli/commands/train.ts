@@ -13,9 +13,9 @@ export function register(program: Command): void {
     .command('train')
     .description('train the CNN on a MedMNIST .npz (all of it, or one site of a split) and report test AUC/ACC')
     .requiredOption('--data <path>', 'MedMNIST .npz file')
-    .option('--epochs <n>', 'epochs', int('--epochs', 1), 5)
+    .option('--epochs <n>', 'epochs (the one with the best validation AUC is kept)', int('--epochs', 1), 5)
     .option('--batch <n>', 'batch size', int('--batch', 1), 64)
-    .option('--lr <x>', 'learning rate', (v) => Number(v), 0.001)
+    .option('--lr <x>', 'peak learning rate (warm-up, then cosine decay)', (v) => Number(v), 0.002)
     .option('--sites <k>', 'number of sites the training split is divided into', int('--sites', 1), 1)
     .option('--site <i>', 'which site (0-based) to train', int('--site', 0), 0)
     .option('--split <scheme>', 'iid or dirichlet:<alpha>', 'iid')
@@ -38,42 +38,49 @@ export function register(program: Command): void {
         if (err instanceof DatasetError) throw new UserError(err.message);
         throw err;
       }
-      const bar = process.stderr.isTTY ? new SingleBar({ format: 'epoch {epoch} [{bar}] {value}/{total} samples | {sps} samples/s', hideCursor: true }) : null;
-      let seconds = 0;
-      let samples = 0;
-      for (let e = 0; e < o.epochs; e++) {
-        bar?.start(trainer.trainSamples, 0, { epoch: e + 1, sps: '-' });
-        let lastLog = Date.now();
-        const r = await trainer.trainLocal({
-          seed: o.seed * 1000 + e,
-          keep: true,
-          onProgress: (done) => {
-            bar?.update(done, { sps: seconds > 0 ? Math.round(samples / seconds) : '-' });
-            if (!bar && Date.now() - lastLog > 5000) {
-              lastLog = Date.now();
-              log.info({ epoch: e + 1, done, of: trainer!.trainSamples }, 'training');
-            }
-          },
-        });
-        bar?.stop();
-        seconds += r.seconds;
-        samples += r.samples;
-        const val = await trainer.evaluate('val');
-        log.info({ epoch: e + 1, loss: +r.loss.toFixed(4), val_auc: +val.auc.toFixed(4), val_acc: +val.acc.toFixed(4), samples_per_s: Math.round(r.samples / r.seconds) }, 'epoch done');
-      }
+      const bar = process.stderr.isTTY ? new SingleBar({ format: 'epoch {epoch} [{bar}] {value}/{total} samples', hideCursor: true }) : null;
+      let epoch = 1;
+      let lastLog = Date.now();
+      bar?.start(trainer.trainSamples, 0, { epoch });
+      // one optimizer over all epochs (warm-up + cosine LR); the weights of the epoch with the best
+      // validation AUC are kept, and the test split is evaluated once, on them
+      const fit = await trainer.fit({
+        epochs: o.epochs,
+        seed: o.seed * 1000,
+        onProgress: (done) => {
+          bar?.update(done, { epoch });
+          if (!bar && Date.now() - lastLog > 5000) {
+            lastLog = Date.now();
+            log.info({ epoch, done, of: trainer!.trainSamples }, 'training');
+          }
+        },
+        onEpoch: (e) => {
+          log.info({ epoch: e.epoch, loss: +e.loss.toFixed(4), val_auc: +e.valAuc.toFixed(4), val_acc: +e.valAcc.toFixed(4), samples_per_s: Math.round(e.samplesPerS) }, 'epoch done');
+          epoch = e.epoch + 1;
+          if (bar && e.epoch < o.epochs) bar.start(trainer!.trainSamples, 0, { epoch });
+        },
+      });
+      bar?.stop();
       const test = await trainer.evaluate('test');
+      const testAtThreshold = await trainer.evaluate('test', fit.threshold);
       const summary = {
         dataset: trainer.dataset,
         task: trainer.task,
         backend: trainer.backend,
         train_samples: trainer.trainSamples,
         epochs: o.epochs,
-        samples_per_s: Math.round(samples / seconds),
+        samples_per_s: Math.round(fit.samplesPerS),
         test_auc: +test.auc.toFixed(4),
         test_acc: +test.acc.toFixed(4),
+        best_epoch: fit.bestEpoch,
+        val_auc: +fit.bestValAuc.toFixed(4),
+        threshold: +fit.threshold.toFixed(4),
+        test_acc_at_threshold: +testAtThreshold.acc.toFixed(4),
+        parameters: trainer.parameterCount,
+        seconds: +fit.seconds.toFixed(1),
       };
       if (o.json) console.log(JSON.stringify(summary));
-      else console.log(`${summary.dataset} (${summary.task}), ${summary.train_samples} training samples, ${summary.epochs} epochs on ${summary.backend}: test AUC ${summary.test_auc}, ACC ${summary.test_acc} (${summary.samples_per_s} samples/s)`);
+      else console.log(`${summary.dataset} (${summary.task}), ${summary.train_samples} training samples, ${summary.epochs} epochs on ${summary.backend}: test AUC ${summary.test_auc}, ACC ${summary.test_acc} (at ${summary.threshold}, chosen on validation by Youden's J: ${summary.test_acc_at_threshold}); epoch ${summary.best_epoch} kept (best validation AUC ${summary.val_auc}); ${summary.samples_per_s} samples/s`);
       trainer.dispose();
     });
 }
