@@ -70,7 +70,7 @@ export const ManifestSchema = z
 
 export type Manifest = z.infer<typeof ManifestSchema>;
 
-export const DEFAULT_PLAN: Manifest['plan'] = { rounds: 3, localEpochs: 1, learningRate: 0.001, batchSize: 64, optimizer: 'adam', clip: 1 };
+export const DEFAULT_PLAN: Manifest['plan'] = { rounds: 3, localEpochs: 2, learningRate: 0.002, batchSize: 64, optimizer: 'adam', clip: 1 };
 export const DEFAULT_TIMEOUTS: Manifest['timeouts'] = { heartbeatMs: 1000, livenessMs: 5000, keysMs: 8000, trainingMs: 300000, collectMs: 20000, aggregateMs: 15000 };
 
 export function createManifest(opts: { consortium: string; adminPublicKey: Uint8Array; plan?: Partial<Manifest['plan']>; timeouts?: Partial<Manifest['timeouts']>; minParticipants?: number; maxAttempts?: number; seed?: number; dataset?: string; threshold?: number }): Manifest {

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signingPublicKey } from '../../protocol/index.ts';
 import { initIdentity, loadOrCreateAdminKey } from '../identity.ts';
-import { createManifest, signManifest, type Manifest } from '../manifest.ts';
+import { createManifest, DEFAULT_PLAN, signManifest, type Manifest } from '../manifest.ts';
 import { loadMedMnist } from '../training/dataset.ts';
 import { PARTITION_SEED, parseSplit, partitionClasses, partitionIndices } from '../training/partition.ts';
 import { WanLinks, type WanAudit, type WanSpec } from './wan.ts';
@@ -104,7 +104,7 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
   let manifest = createManifest({
     consortium: `testbed-${Date.now().toString(36)}`,
     adminPublicKey: signingPublicKey(adminKey),
-    plan: { rounds: opts.rounds, localEpochs: opts.epochs ?? 1, ...(opts.learningRate ? { learningRate: opts.learningRate } : {}) },
+    plan: { rounds: opts.rounds, localEpochs: opts.epochs ?? DEFAULT_PLAN.localEpochs, ...(opts.learningRate ? { learningRate: opts.learningRate } : {}) },
     timeouts: { heartbeatMs: 500, livenessMs: 4000, keysMs: 8000, trainingMs: 60000, collectMs: 10000, aggregateMs: 8000, ...opts.timeouts },
     minParticipants: opts.minParticipants ?? 2,
     maxAttempts: opts.maxAttempts ?? 4,

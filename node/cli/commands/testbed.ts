@@ -1,5 +1,6 @@
 // `flnode testbed`: a local N-node federation on loopback (the README's main command).
 import type { Command } from 'commander';
+import { DEFAULT_PLAN } from '../../manifest.ts';
 import { startTestbed } from '../../testbed/testbed.ts';
 import { parseWanSpec, type WanSpec } from '../../testbed/wan.ts';
 import { UserError } from '../errors.ts';
@@ -17,7 +18,7 @@ export function register(program: Command): void {
     .option('--dir <dir>', 'working directory (default: a new temporary directory)')
     .option('--http-base-port <p>', 'status page of node i on 127.0.0.1:(p+i); 0 for none', int('--http-base-port', 0), 8600)
     .option('--max-train-samples <n>', "cap each site's training samples", int('--max-train-samples', 1))
-    .option('--epochs <e>', 'local epochs per round', int('--epochs', 1), 1)
+    .option('--epochs <e>', 'local epochs per round', int('--epochs', 1), DEFAULT_PLAN.localEpochs)
     .option('--split <scheme>', 'iid or dirichlet:<alpha>', 'iid')
     .option('--timeout <s>', 'give up after this many seconds', int('--timeout', 10), 1800)
     .option('--keep', 'keep the nodes running after the last round (stop with Ctrl-C)')
