@@ -16,6 +16,7 @@ import { setFlatWeights } from './training/model.ts';
 import type { Network, NodeStatus, NodeView, RoundSummary, Trainer } from './types.ts';
 import { UserError } from './errors.ts';
 import { startHttpServer } from './http/server.ts';
+import { publishedRound } from './rounds/publication.ts';
 
 export interface DaemonOptions {
   dir: string;
@@ -106,7 +107,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         }),
         deadline: engine.completed ? null : engine.deadline(),
       },
-      model: { version: engine.global.version, hash: engine.global.hash },
+      model: { version: engine.global.version, hash: engine.global.hash, published: publishedRound(engine.summaries) },
       roundsPlanned: manifest.plan.rounds,
       events: engine.events.slice(-20),
     };
@@ -128,8 +129,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     rounds: (): RoundSummary[] => engine.summaries,
     async currentModel() {
       if (!engine.global) return null;
-      const model = await modelArtifacts(trainer, engine.currentWeights());
-      return { version: engine.global.version, round: engine.global.version, hash: engine.global.hash, ...model };
+      // the published round's model (best validation AUC); the current one before any round
+      const round = publishedRound(engine.summaries) ?? engine.global.version;
+      const summary = engine.summaries.find((s) => s.round === round);
+      const weights = round === engine.global.version ? engine.currentWeights() : await engine.modelWeights(round);
+      if (!weights || !summary) return { version: engine.global.version, round: engine.global.version, hash: engine.global.hash, ...(await modelArtifacts(trainer, engine.currentWeights())) };
+      return { version: engine.global.version, round, hash: summary.modelHash, ...(await modelArtifacts(trainer, weights)) };
     },
     modelInfo: () => ({ dataset: trainer.dataset, task: trainer.task }),
     weightShapes: () => (trainer as unknown as { weightShapes(): { name: string; shape: number[] }[] }).weightShapes(),

@@ -116,7 +116,8 @@ export interface NodeStatus {
     /** Epoch ms of the current phase's deadline, or null. */
     deadline: number | null;
   };
-  model: { version: number; hash: string | null };
+  /** `published`: the round whose model this node serves (best validation AUC, node/rounds/publication.ts), or null before any. */
+  model: { version: number; hash: string | null; published: number | null };
   roundsPlanned: number;
   /** The node's most recent notable events (pause, refused attempt, rejected record, split, stall...), oldest first, at most 20. */
   events: { at: number; kind: string; detail: string }[];

@@ -135,14 +135,18 @@ export const modelFileName = (round: number, hash: string): string => `flnode-mo
 /** The page's model card: what the downloadable model is and how good it was (this node's own evaluation). */
 function modelCard(view: NodeView, parameters: number) {
   const { model } = view.status();
-  const summary = view.rounds().find((r) => r.round === model.version);
+  // the published round (best validation AUC on this site's share), which GET /api/model serves
+  const round = model.published ?? model.version;
+  const summary = view.rounds().find((r) => r.round === round);
+  const hash = summary?.modelHash ?? model.hash;
   const info = view.modelInfo?.();
-  const valAuc = (summary as { valAuc?: number | null } | undefined)?.valAuc;
+  const valAuc = summary?.valAuc;
   return {
-    available: model.hash !== null,
-    round: model.version,
-    hash: model.hash,
-    fileName: model.hash ? modelFileName(model.version, model.hash) : null,
+    available: hash !== null,
+    round,
+    latestRound: model.version,
+    hash,
+    fileName: hash ? modelFileName(round, hash) : null,
     parameters,
     dataset: info?.dataset ?? null,
     task: info?.task ?? null,
@@ -179,10 +183,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<{ url: s
             return void res.end(chartJs);
           case '/api/status':
             return sendJson(res, 200, opts.view.status());
-          case '/api/rounds':
-            return sendJson(res, 200, opts.view.rounds());
+          case '/api/rounds': {
+            const published = opts.view.status().model.published;
+            return sendJson(res, 200, opts.view.rounds().map((r) => ({ ...r, published: r.round === published })));
+          }
           case '/api/metrics':
-            return sendJson(res, 200, opts.view.rounds().map((r) => ({ round: r.round, testAuc: r.testAuc, testAcc: r.testAcc, testLoss: r.testLoss, completedAt: r.completedAt })));
+            return sendJson(res, 200, opts.view.rounds().map((r) => ({ round: r.round, testAuc: r.testAuc, testAcc: r.testAcc, testLoss: r.testLoss, valAuc: r.valAuc ?? null, completedAt: r.completedAt })));
           case '/api/events': {
             res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
             res.write(`data: ${JSON.stringify(opts.view.status())}\n\n`);

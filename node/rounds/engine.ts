@@ -123,6 +123,10 @@ export class RoundEngine {
     const s = this.ctx.state;
     return s.attempts[s.attempt] ? collectDeadline(this.ctx, s.attempt) : s.roundStartedAt + this.ctx.manifest.timeouts.keysMs;
   }
+  /** The stored weights of committed model version v (every version is kept). */
+  modelWeights(v: number): Promise<Float32Array | undefined> {
+    return this.ctx.store.model(v);
+  }
   /** Uploaded weights become this site's contribution to the next round that trains; returns that round. */
   async submitWeights(flat: Float32Array): Promise<number> {
     const { ctx } = this;

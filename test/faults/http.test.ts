@@ -28,7 +28,7 @@ function fakeView(submitted: Float32Array[]): NodeView {
   const status: NodeStatus = {
     site: 'site-a', peerId: '12D3KooWtest', consortium: 'c', manifestSignature: 'valid', listen: [], peers: [],
     round: { round: 1, attempt: 0, phase: 'keys', aggregator: null, participants: [], deadline: null },
-    model: { version: 0, hash: null }, roundsPlanned: 3, events: [],
+    model: { version: 0, hash: null, published: null }, roundsPlanned: 3, events: [],
   };
   return {
     status: () => status,

@@ -15,7 +15,7 @@ const status: NodeStatus = {
   site: 'hospital-<a>', peerId: '12D3KooWtest', consortium: 'k', manifestSignature: 'valid', listen: ['/ip4/127.0.0.1/tcp/1'],
   peers: [{ id: '12D3KooWtest', name: 'hospital-<a>', connected: true, live: true, lastSeen: Date.now() }],
   round: { round: 2, attempt: 0, phase: 'collecting', aggregator: '12D3KooWtest', participants: [{ id: '12D3KooWtest', name: 'a', chunksReceived: 1, chunksTotal: 1 }], deadline: Date.now() + 5000 },
-  model: { version: 1, hash: 'ff'.repeat(32) }, roundsPlanned: 3,
+  model: { version: 1, hash: 'ff'.repeat(32), published: 1 }, roundsPlanned: 3,
   events: [{ at: 1, kind: 'paused', detail: 'this node did not run for 21.1 s' }],
 };
 const rounds: RoundSummary[] = [{ round: 1, attempt: 0, participants: ['12D3KooWtest'], aggregator: '12D3KooWtest', phaseSeconds: { training: 1.5 }, bytesIn: 10, bytesOut: 20, modelHash: 'ff'.repeat(32), testAuc: 0.9, testAcc: 0.8, testLoss: 0.3, completedAt: 1 }];
@@ -66,7 +66,12 @@ describe('http: read endpoints', () => {
   it('GET /api/status, /api/rounds and /api/metrics return the view as JSON', async () => {
     assert.deepEqual(await (await fetch(`${url}/api/status`)).json(), JSON.parse(JSON.stringify(status)));
     assert.equal((await (await fetch(`${url}/api/rounds`)).json())[0].testAuc, 0.9);
-    assert.deepEqual(await (await fetch(`${url}/api/metrics`)).json(), [{ round: 1, testAuc: 0.9, testAcc: 0.8, testLoss: 0.3, completedAt: 1 }]);
+    assert.deepEqual(await (await fetch(`${url}/api/metrics`)).json(), [{ round: 1, testAuc: 0.9, testAcc: 0.8, testLoss: 0.3, valAuc: null, completedAt: 1 }]);
+    // the round whose model GET /api/model serves is marked, and only that one
+    assert.deepEqual((await (await fetch(`${url}/api/rounds`)).json()).map((r: { published: boolean }) => r.published), [true]);
+    status.model.published = 2;
+    assert.deepEqual((await (await fetch(`${url}/api/rounds`)).json()).map((r: { published: boolean }) => r.published), [false]);
+    status.model.published = 1;
   });
   it('GET /api/events streams the status and pushes changes', async () => {
     const ctl = new AbortController();
@@ -96,7 +101,7 @@ describe('http: read endpoints', () => {
   it('GET /api/model/card describes the current model: round, size, dataset, task, AUC of that round', async () => {
     const card = await (await fetch(`${url}/api/model/card`)).json();
     assert.deepEqual(card, {
-      available: true, round: 1, hash: 'ff'.repeat(32), fileName: `flnode-model-r1-${'ff'.repeat(6)}.zip`, parameters: 9,
+      available: true, round: 1, latestRound: 1, hash: 'ff'.repeat(32), fileName: `flnode-model-r1-${'ff'.repeat(6)}.zip`, parameters: 9,
       dataset: 'pneumoniamnist', task: 'binary', testAuc: 0.9, testAcc: 0.8, valAuc: null, uploaded: false,
     });
     // a validation AUC in the round summary (recorded by newer engines) is shown; uploaded rounds are marked

@@ -16,7 +16,7 @@ const status: NodeStatus = {
   site: `site${EVIL}`, peerId: ID, consortium: `c${EVIL}`, manifestSignature: 'valid', listen: [`/ip4/${EVIL}`],
   peers: [{ id: ID, name: `a${EVIL}`, connected: true, live: true, lastSeen: Date.now() }, { id: `p${EVIL}`, name: `b${EVIL}`, connected: false, live: false, lastSeen: null }],
   round: { round: 2, attempt: 0, phase: 'collecting', aggregator: `p${EVIL}`, participants: [{ id: ID, name: `a${EVIL}`, chunksReceived: 1, chunksTotal: 2 }], deadline: Date.now() + 60_000 },
-  model: { version: 1, hash: 'ef'.repeat(32) }, roundsPlanned: 3,
+  model: { version: 1, hash: 'ef'.repeat(32), published: 1 }, roundsPlanned: 3,
   events: [{ at: Date.now(), kind: `kind${EVIL}`, detail: `detail${EVIL}` }],
 };
 const rounds: RoundSummary[] = [{

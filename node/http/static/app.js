@@ -55,11 +55,12 @@ function contribution(r) {
 
 function renderRounds(rounds) {
   const last = rounds[rounds.length - 1];
+  const published = status && status.model ? status.model.published : null; // the round GET /api/model serves
   $('auc').textContent = last && last.testAuc != null ? last.testAuc.toFixed(4) : '–';
   $('rounds').innerHTML = rounds.slice().reverse().map((r) => {
     const phases = Object.entries(r.phaseSeconds || {}).filter(([, v]) => v > 0.005).map(([k, v]) => `${esc(k)} ${v.toFixed(1)}`).join(', ');
-    return `<tr><td>${esc(r.round)}</td><td>${r.attempt < 0 ? 'synced' : esc(r.attempt)}</td><td>${r.attempt < 0 ? '<span class="muted">model taken from peers</span>' : r.participants.map((p) => esc(names[p] ?? short(p))).join(', ') || '–'}</td><td>${esc(names[r.aggregator] ?? short(r.aggregator))}</td><td>${phases || '–'}</td><td class="nowrap">${(r.bytesIn / 1024).toFixed(0)} KiB / ${(r.bytesOut / 1024).toFixed(0)} KiB</td><td>${r.testAuc == null ? '–' : r.testAuc.toFixed(4)}</td><td>${contribution(r)}</td><td class="mono nowrap" title="${esc(r.modelHash)}">${esc(r.modelHash.slice(0, 12))}…</td></tr>`;
-  }).join('') || '<tr><td colspan="9" class="muted">no completed round yet</td></tr>';
+    return `<tr><td>${esc(r.round)}</td><td>${r.attempt < 0 ? 'synced' : esc(r.attempt)}</td><td>${r.attempt < 0 ? '<span class="muted">model taken from peers</span>' : r.participants.map((p) => esc(names[p] ?? short(p))).join(', ') || '–'}</td><td>${esc(names[r.aggregator] ?? short(r.aggregator))}</td><td>${phases || '–'}</td><td class="nowrap">${(r.bytesIn / 1024).toFixed(0)} KiB / ${(r.bytesOut / 1024).toFixed(0)} KiB</td><td>${r.valAuc == null ? '–' : Number(r.valAuc).toFixed(4)}${r.round === published ? ' <span class="pill ok">published</span>' : ''}</td><td>${r.testAuc == null ? '–' : r.testAuc.toFixed(4)}</td><td>${contribution(r)}</td><td class="mono nowrap" title="${esc(r.modelHash)}">${esc(r.modelHash.slice(0, 12))}…</td></tr>`;
+  }).join('') || '<tr><td colspan="10" class="muted">no completed round yet</td></tr>';
   updatePending(rounds);
   const labels = rounds.map((r) => String(r.round));
   const auc = rounds.map((r) => r.testAuc);
@@ -137,7 +138,7 @@ async function refreshCard() {
 
 function renderCard(c) {
   const planned = status ? ` of ${status.roundsPlanned}` : '';
-  $('card-round').textContent = c.round === 0 ? 'initial model (no round completed yet)' : `${c.round}${planned}${c.uploaded ? ' (includes weights uploaded here)' : ''}`;
+  $('card-round').textContent = c.round === 0 ? 'initial model (no round completed yet)' : `${c.round}${planned}${c.uploaded ? ' (includes weights uploaded here)' : ''}${c.latestRound > c.round ? ` — published for its best validation AUC; latest round ${c.latestRound}` : ''}`;
   $('card-params').textContent = `${c.parameters.toLocaleString('en-US')} float32 values (${Math.round((c.parameters * 4) / 1024)} KiB)`;
   $('card-data').textContent = c.dataset ? `${c.dataset}, ${c.task}` : '–';
   $('card-test').textContent = c.testAuc == null ? (c.round === 0 ? 'not evaluated (initial model)' : '–') : `${c.testAuc.toFixed(4)} (round ${c.round}, ${c.dataset ?? ''} test split)`;
