@@ -38,7 +38,9 @@ export class Contribution {
 
   /** Reloads what was persisted for round r: the update and the current attempt's key. */
   async restore(r: number, attempt: number): Promise<void> {
-    this.update = await this.store.update(r);
+    const stored = await this.store.update(r);
+    this.update = stored && { delta: stored.delta, samples: stored.samples };
+    if (stored?.uploaded) this.uploadedRound = r;
     const key = await this.store.key(r, attempt);
     if (key) this.own = { secret: fromHex(key.secret), public: fromHex(key.public) };
   }
@@ -65,12 +67,10 @@ export class Contribution {
     try {
       let delta: Float32Array;
       let samples = this.trainer.trainSamples;
+      const uploaded = this.external !== null;
       if (this.external) {
         delta = new Float32Array(weights.length);
         for (let i = 0; i < delta.length; i++) delta[i] = this.external[i]! - weights[i]!;
-        this.external = null;
-        this.uploadedRound = r;
-        await this.store.dropExternalWeights();
         this.log.info({ round: r }, "using uploaded weights as this round's contribution");
       } else {
         const delay = this.hooks.trainDelayMs;
@@ -82,7 +82,11 @@ export class Contribution {
         this.log.info({ round: r, seconds: +res.seconds.toFixed(2), loss: +res.loss.toFixed(4), samples }, 'local training done');
       }
       if (currentRound() !== r) return;
-      await this.store.saveUpdate(r, delta, samples);
+      await this.store.saveUpdate(r, delta, samples, uploaded);
+      if (uploaded) {
+        this.external = null;
+        this.uploadedRound = r;
+      }
       this.update = { delta, samples };
       done();
     } catch (err) {

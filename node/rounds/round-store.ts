@@ -53,15 +53,18 @@ export class RoundStore {
   }
 
   // ---- this node's contribution
-  async update(r: number): Promise<{ delta: Float32Array; samples: number } | null> {
+  async update(r: number): Promise<{ delta: Float32Array; samples: number; uploaded: boolean } | null> {
     const u = await this.kv.getBytes(`update/${r}`);
-    const meta = await this.kv.get<{ samples: number }>(`updatemeta/${r}`);
-    return u && meta ? { delta: bytesF32(u), samples: meta.samples } : null;
+    const meta = await this.kv.get<{ samples: number; uploaded?: boolean }>(`updatemeta/${r}`);
+    return u && meta ? { delta: bytesF32(u), samples: meta.samples, uploaded: meta.uploaded === true } : null;
   }
-  saveUpdate(r: number, delta: Float32Array, samples: number): Promise<void> {
+  /** Round r's update; one made from uploaded weights consumes them in the same batch, so a crash
+   * can neither lose the upload nor use it twice. */
+  saveUpdate(r: number, delta: Float32Array, samples: number, uploaded = false): Promise<void> {
     return this.kv.batch([
       { type: 'putBytes', key: `update/${r}`, value: f32bytes(delta) },
-      { type: 'put', key: `updatemeta/${r}`, value: { samples } },
+      { type: 'put', key: `updatemeta/${r}`, value: uploaded ? { samples, uploaded } : { samples } },
+      ...(uploaded ? [{ type: 'del' as const, key: 'external-weights' }] : []),
     ]);
   }
   async externalWeights(): Promise<Float32Array | null> {
@@ -70,9 +73,6 @@ export class RoundStore {
   }
   saveExternalWeights(w: Float32Array): Promise<void> {
     return this.kv.putBytes('external-weights', f32bytes(w));
-  }
-  dropExternalWeights(): Promise<void> {
-    return this.kv.batch([{ type: 'del', key: 'external-weights' }]);
   }
   key(r: number, a: number): Promise<StoredKey | undefined> {
     return this.kv.get<StoredKey>(`keys/${r}/${a}`);
