@@ -36,12 +36,8 @@ export interface FederationOptions {
 export async function runFederation(mode: ProtectionMode, opts: FederationOptions): Promise<ModeResult> {
   const say = opts.progress ?? (() => {});
   const global = Float32Array.from(opts.initial);
-  const sum: PhaseTimes = zeroTimes();
+  const tally = new RoundTally();
   let train = 0;
-  let bytes = 0;
-  let extrapolated = false;
-  let maxErr = 0;
-  const notes = new Set<string>();
   const aucs: number[] = [];
   let last = { auc: 0, acc: 0 };
   for (let r = 1; r <= opts.rounds; r++) {
@@ -52,14 +48,7 @@ export async function runFederation(mode: ProtectionMode, opts: FederationOption
       train += res.seconds / opts.sites.length; // sites train in parallel: the mean is the round's share
       updates.push({ id: `site-${k}`, delta: res.delta, samples: res.samples });
     }
-    const t = performance.now();
-    const out = await mode.aggregate(updates, r);
-    const wall = since(t);
-    maxErr = Math.max(maxErr, maxDeviation(out.aggregate, updates));
-    for (const k of Object.keys(sum) as (keyof PhaseTimes)[]) sum[k] += out.times[k];
-    bytes += out.bytesPerSite;
-    extrapolated ||= out.extrapolated;
-    if (out.note) notes.add(out.note);
+    const { out, wall } = await tally.aggregate(mode, updates, r);
     for (let i = 0; i < global.length; i++) global[i] += out.aggregate[i]!;
     opts.sites[0]!.setWeights(global);
     last = await opts.sites[0]!.evaluate('test');
@@ -73,16 +62,8 @@ export async function runFederation(mode: ProtectionMode, opts: FederationOption
     test_auc: last.auc,
     test_acc: last.acc,
     train_s: train / R,
-    protect_s: sum.protect / R,
-    communicate_s: sum.communicate / R,
-    aggregate_s: sum.aggregate / R,
-    unmask_s: sum.unmask / R,
-    unprotect_s: sum.unprotect / R,
-    bytes_per_site: Math.round(bytes / R),
-    extrapolated,
     auc_per_round: aucs,
-    notes: [...notes],
-    max_abs_error: maxErr,
+    ...tally.means(R),
   };
 }
 
@@ -110,11 +91,7 @@ const SYNTHETIC_SAMPLES = [1570, 1569, 1569];
  */
 export async function runSyntheticFederation(mode: ProtectionMode, opts: SyntheticOptions): Promise<ModeResult> {
   const say = opts.progress ?? (() => {});
-  const sum: PhaseTimes = zeroTimes();
-  let bytes = 0;
-  let extrapolated = false;
-  let maxErr = 0;
-  const notes = new Set<string>();
+  const tally = new RoundTally();
   for (let r = 1; r <= opts.rounds; r++) {
     const updates: SiteUpdate[] = [];
     for (let k = 0; k < opts.sites; k++) {
@@ -123,14 +100,7 @@ export async function runSyntheticFederation(mode: ProtectionMode, opts: Synthet
       for (let i = 0; i < delta.length; i++) delta[i] = (rnd() - 0.5) * 0.02;
       updates.push({ id: `site-${k}`, delta, samples: SYNTHETIC_SAMPLES[k % SYNTHETIC_SAMPLES.length]! });
     }
-    const t = performance.now();
-    const out = await mode.aggregate(updates, r);
-    const wall = since(t);
-    maxErr = Math.max(maxErr, maxDeviation(out.aggregate, updates));
-    for (const k of Object.keys(sum) as (keyof PhaseTimes)[]) sum[k] += out.times[k];
-    bytes += out.bytesPerSite;
-    extrapolated ||= out.extrapolated;
-    if (out.note) notes.add(out.note);
+    const { out, wall } = await tally.aggregate(mode, updates, r);
     say(`${mode.name} round ${r}/${opts.rounds} (synthetic d = ${opts.d}): protect+aggregate+unmask ${costOf(out.times).toFixed(3)} s, in-process wall ${wall.toFixed(2)} s${out.extrapolated ? ' (extrapolated)' : ''}`);
   }
   const R = opts.rounds;
@@ -140,16 +110,8 @@ export async function runSyntheticFederation(mode: ProtectionMode, opts: Synthet
     test_auc: NaN,
     test_acc: NaN,
     train_s: 0,
-    protect_s: sum.protect / R,
-    communicate_s: sum.communicate / R,
-    aggregate_s: sum.aggregate / R,
-    unmask_s: sum.unmask / R,
-    unprotect_s: sum.unprotect / R,
-    bytes_per_site: Math.round(bytes / R),
-    extrapolated,
     auc_per_round: [],
-    notes: [...notes],
-    max_abs_error: maxErr,
+    ...tally.means(R),
   };
 }
 
@@ -164,3 +126,42 @@ export function maxDeviation(a: Float32Array, updates: readonly SiteUpdate[]): n
   }
   return m;
 }
+
+/** What every round of one mode adds up: phase times, bytes, extrapolation, notes and the worst deviation from FedAvg. */
+class RoundTally {
+  private readonly sum: PhaseTimes = zeroTimes();
+  private bytes = 0;
+  private extrapolated = false;
+  private maxErr = 0;
+  private readonly notes = new Set<string>();
+
+  /** One round's aggregation through `mode`, checked against the FedAvg of `updates`. */
+  async aggregate(mode: ProtectionMode, updates: SiteUpdate[], r: number): Promise<{ out: Awaited<ReturnType<ProtectionMode['aggregate']>>; wall: number }> {
+    const t = performance.now();
+    const out = await mode.aggregate(updates, r);
+    const wall = since(t);
+    this.maxErr = Math.max(this.maxErr, maxDeviation(out.aggregate, updates));
+    for (const k of Object.keys(this.sum) as (keyof PhaseTimes)[]) this.sum[k] += out.times[k];
+    this.bytes += out.bytesPerSite;
+    this.extrapolated ||= out.extrapolated;
+    if (out.note) this.notes.add(out.note);
+    return { out, wall };
+  }
+
+  /** The per-round means over R rounds, in the result schema. */
+  means(R: number) {
+    const { sum } = this;
+    return {
+      protect_s: sum.protect / R,
+      communicate_s: sum.communicate / R,
+      aggregate_s: sum.aggregate / R,
+      unmask_s: sum.unmask / R,
+      unprotect_s: sum.unprotect / R,
+      bytes_per_site: Math.round(this.bytes / R),
+      extrapolated: this.extrapolated,
+      notes: [...this.notes],
+      max_abs_error: this.maxErr,
+    };
+  }
+}
+
