@@ -39,7 +39,8 @@ case "${1:-}" in
     done
     $FLNODE consortium create --id "$CONSORTIUM" --out "$SHARED/manifest.unsigned.json" --admin-key "$ADMIN_KEY" --rounds "$ROUNDS" --min-participants 2
     while read -r s id; do
-      $FLNODE consortium add-member --manifest "$SHARED/manifest.unsigned.json" --name "$s" --peer-id "$id"
+      # each site trains on its third of PneumoniaMNIST's 4708 training images (1570 at most)
+      $FLNODE consortium add-member --manifest "$SHARED/manifest.unsigned.json" --name "$s" --peer-id "$id" --max-samples "${MAX_SAMPLES:-1570}"
     done < "$SHARED/peers.tmp"
     $FLNODE consortium sign --manifest "$SHARED/manifest.unsigned.json" --admin-key "$ADMIN_KEY"
     mv "$SHARED/peers.tmp" "$SHARED/peers"

@@ -59,8 +59,12 @@ describe('node: identity and manifest', () => {
     const m = join(dir, 'm.json');
     const key = join(dir, 'admin.key');
     assert.equal(cli('consortium', 'create', '--id', 'k', '--out', m, '--admin-key', key, '--rounds', '2').status, 0);
-    assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', 'a', '--peer-id', peer).status, 0);
-    assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', 'b', '--peer-id', peer2).status, 0);
+    // every member's sample cap is certified: without --max-samples the command refuses (a member without one could claim any FedAvg weight)
+    const uncapped = cli('consortium', 'add-member', '--manifest', m, '--name', 'a', '--peer-id', peer);
+    assert.equal(uncapped.status, 1);
+    assert.match(uncapped.stderr, /--max-samples/);
+    assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', 'a', '--peer-id', peer, '--max-samples', '1600').status, 0);
+    assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', 'b', '--peer-id', peer2, '--max-samples', '1600').status, 0);
     assert.equal(cli('consortium', 'sign', '--manifest', m, '--admin-key', key).status, 0);
     assert.equal(statSync(key).mode & 0o777, 0o600);
     assert.match(cli('consortium', 'verify', '--manifest', m).stdout, /valid, consortium k, 2 members/);
@@ -68,7 +72,7 @@ describe('node: identity and manifest', () => {
     const r = cli('consortium', 'verify', '--manifest', m);
     assert.equal(r.status, 1);
     assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('flnode:')).length, 1);
-    const bad = cli('consortium', 'add-member', '--manifest', m, '--name', 'c', '--peer-id', 'xyz');
+    const bad = cli('consortium', 'add-member', '--manifest', m, '--name', 'c', '--peer-id', 'xyz', '--max-samples', '10');
     assert.match(bad.stderr, /flnode: xyz is not an Ed25519 libp2p peer id/);
   });
 
@@ -115,7 +119,7 @@ describe('node: identity and manifest', () => {
     assert.equal(cli('consortium', 'create', '--id', 'k', '--out', m, '--admin-key', key).status, 0);
     for (const [i, id] of ids.slice(0, 3).entries()) assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', `s${i}`, '--peer-id', id.peerId, '--max-samples', '2000').status, 0);
     assert.match(cli('consortium', 'threshold', '--manifest', m).stdout, /threshold 3 of 3 members \(default\); collusion bound min\(2t−N−1, t−2\) = 1/);
-    for (const [i, id] of ids.slice(3).entries()) assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', `s${i + 3}`, '--peer-id', id.peerId).status, 0);
+    for (const [i, id] of ids.slice(3).entries()) assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', `s${i + 3}`, '--peer-id', id.peerId, '--max-samples', '2000').status, 0);
     const low = cli('consortium', 'threshold', '--manifest', m, '--set', '3');
     assert.equal(low.status, 1);
     assert.match(low.stderr, /flnode: threshold: threshold 3 of 5 is below ceil\(N\/2\)\+1 = 4/);

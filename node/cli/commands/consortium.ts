@@ -73,14 +73,14 @@ export function register(program: Command): void {
     .requiredOption('--manifest <file>')
     .requiredOption('--name <name>')
     .requiredOption('--peer-id <id>')
-    .option('--max-samples <n>', 'most training samples this member may announce (the other members refuse a key announcement above it)', intOption('--max-samples', 1))
+    .requiredOption('--max-samples <n>', 'most training samples this member may announce (its FedAvg weight; the other members refuse a key announcement above it)', intOption('--max-samples', 1))
     .action(async (o) => {
       const m = await readManifest(o.manifest);
       if (!publicKeyFromPeerId(o.peerId)) throw new UserError(`${o.peerId} is not an Ed25519 libp2p peer id (see "flnode init")`);
       if (m.members.some((x) => x.peerId === o.peerId || x.name === o.name)) throw new UserError(`a member named ${o.name} or with that peer id is already listed`);
-      if (o.maxSamples !== undefined && o.maxSamples > 0xffffffff) throw new UserError('--max-samples must be at most 4294967295');
+      if (o.maxSamples > 0xffffffff) throw new UserError('--max-samples must be at most 4294967295');
       const { signature: _s, ...rest } = m;
-      const member = { name: o.name, peerId: o.peerId, ...(o.maxSamples === undefined ? {} : { maxSamples: o.maxSamples }) };
+      const member = { name: o.name, peerId: o.peerId, maxSamples: o.maxSamples };
       await writeManifest(o.manifest, { ...rest, members: [...m.members, member] });
     });
   c.command('threshold')
