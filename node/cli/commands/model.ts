@@ -10,6 +10,8 @@ import { unzipSync } from 'fflate';
 import { loadApiToken } from '../../identity.ts';
 import { loadManifest } from '../../manifest.ts';
 import { modelKey } from '../../rounds/engine.ts';
+import { publishedRound } from '../../rounds/publication.ts';
+import type { RoundSummary } from '../../types.ts';
 import { Store, bytesF32 } from '../../storage/store.ts';
 import { UserError } from '../errors.ts';
 
@@ -50,13 +52,13 @@ async function exportOnline(base: string, out: string): Promise<void> {
   const res = await fetch(new URL('/api/model', base));
   if (!res.ok) throw new UserError(`the node at ${base} answered ${res.status}: ${((await res.json().catch(() => null)) as { error?: { message?: string } } | null)?.error?.message ?? 'no model'}`);
   const hash = res.headers.get('x-model-hash') ?? '';
-  const version = res.headers.get('x-model-version') ?? '?';
+  const round = res.headers.get('x-model-round') ?? '?'; // the published round
   const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
   const weights = files['weights.bin'];
   const modelJson = files['model.json'];
   if (!weights || !modelJson) throw new UserError(`the node at ${base} sent a model zip without model.json and weights.bin`);
   if (sha256hex(weights) !== hash) throw new UserError(`the weights from ${base} do not match the model hash ${hash}`);
-  await write(out, modelJson, weights, hash, Number(version));
+  await write(out, modelJson, weights, hash, Number(round));
 }
 
 async function exportOffline(dir: string, manifestPath: string | undefined, out: string): Promise<void> {
@@ -72,24 +74,29 @@ async function exportOffline(dir: string, manifestPath: string | undefined, out:
     throw new UserError(`${(err as Error).message}; a running node is exported through its HTTP API: start it with --http`);
   }
   const g = await store.get<{ version: number; hash: string }>('global');
-  const bytes = g ? await store.getBytes(modelKey(g.version)) : undefined;
+  // the round the running node would publish (best validation AUC), as GET /api/model serves it
+  const summaries: RoundSummary[] = [];
+  for (const k of await store.keys('summary/')) summaries.push((await store.get<RoundSummary>(k))!);
+  const round = g ? (publishedRound(summaries) ?? g.version) : 0;
+  const hash = g && round !== g.version ? summaries.find((x) => x.round === round)?.modelHash : g?.hash;
+  const bytes = g ? await store.getBytes(modelKey(round)) : undefined;
   await store.close();
-  if (!g || !bytes) throw new UserError(`no global model in ${dir} yet`);
+  if (!g || !bytes || !hash) throw new UserError(`no global model in ${dir} yet`);
   const { initBackend } = await import('../../training/backend.ts');
   const { createModel, exportLayersModel, setFlatWeights } = await import('../../training/model.ts');
   await initBackend();
   const model = createModel(spec.task, outputCount(spec), manifest.model.seed);
   setFlatWeights(model, bytesF32(bytes));
   const art = await exportLayersModel(model);
-  await write(out, new TextEncoder().encode(art.modelJson), art.weights, g.hash, g.version);
+  await write(out, new TextEncoder().encode(art.modelJson), art.weights, hash, round);
 }
 
-async function write(out: string, modelJson: Uint8Array, weights: Uint8Array, hash: string, version: number): Promise<void> {
+async function write(out: string, modelJson: Uint8Array, weights: Uint8Array, hash: string, round: number): Promise<void> {
   await mkdir(out, { recursive: true });
   await writeFile(join(out, 'model.json'), modelJson);
   await writeFile(join(out, 'weights.bin'), weights);
-  await writeFile(join(out, 'model-hash.txt'), `${hash}\nversion ${version}\n`);
-  console.log(`${out}: global model v${version} ${hash}`);
+  await writeFile(join(out, 'model-hash.txt'), `${hash}\nround ${round}\n`);
+  console.log(`${out}: global model of round ${round} ${hash}`);
 }
 
 async function importWeights(o: { dir: string; file: string; url?: string }): Promise<void> {
@@ -125,7 +132,7 @@ async function importWeights(o: { dir: string; file: string; url?: string }): Pr
 export function register(program: Command): void {
   const m = program.command('model').description('the global model');
   m.command('export')
-    .description('write the current global model as a tfjs layers model directory (model.json + weights.bin)')
+    .description('write the published global model (the round with the best validation AUC at this site) as a tfjs layers model directory (model.json + weights.bin)')
     .requiredOption('--dir <dir>', 'site directory')
     .requiredOption('--out <dir>', 'output directory')
     .option('--manifest <file>', 'consortium manifest (needed only when the node is stopped: the architecture to rebuild the model)')
