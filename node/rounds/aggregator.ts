@@ -56,7 +56,15 @@ export class AggregatorRole {
       return;
     }
     if (now <= collectDeadline(ctx, a)) return;
-    let survivors = info.participants.filter((p) => ctx.collector.has(a, p));
+    // Survivors: participants whose complete cryptogram is here, and live ones whose heartbeat says
+    // they hold their update but are still masking (a key of a member that died never reached
+    // them). The latter published no attempt-a cryptogram, so the re-mask exposes nothing; left
+    // out, they would stall the round below the quorum.
+    const masking = (p: string) => {
+      const hb = ctx.liveness.heartbeatOf(p);
+      return !!hb && hb.round === ctx.state.round && hb.attempt === a && hb.phase === 'masking' && ctx.liveness.live(p, now);
+    };
+    let survivors = info.participants.filter((p) => ctx.collector.has(a, p) || (p !== ctx.self && masking(p)));
     if (ctx.hooks.aggregatorFault === 'false-dropout') survivors = survivors.slice(1);
     const set = reMaskSet(a, survivors, participantQuorum(ctx.manifest), ctx.manifest.maxAttempts);
     if (set) await this.openAttempt(a + 1, set, `missing cryptograms from ${ctx.names(missing)}`);

@@ -197,3 +197,25 @@ describe('sim: restart mid-phase at every crash point', () => {
     }
   }
 });
+
+describe('sim: a participant that never got a dead member\'s key', () => {
+  it('is kept in the re-mask (its heartbeat says it holds its update and is masking), so the round completes without the dead member', async () => {
+    const w = await SimWorld.create({ seed: 31, nodes: 3, rounds: 1, minParticipants: 2 });
+    const [agg, a, b] = w.order(1);
+    const victim = a!;
+    const starved = b!;
+    w.net.cutOneWay(victim.id, starved.id); // nothing of the victim's, its key included, reaches `starved`
+    victim.crashAt.add('1:masking'); // dies once it follows attempt 0, before it builds a cryptogram
+    victim.restartAfterMs = null; // and stays down
+    await w.start();
+    await w.run(120_000, () => [agg!, starved].every((n) => n.engine?.completed) || w.checker.violations.length > 0);
+    assert.deepEqual(w.checker.violations, []);
+    assert.equal(victim.crashes, 1);
+    for (const n of [agg!, starved]) {
+      const s = summary(n, 1);
+      assert.ok(s, `${n.name} did not finish round 1 (before: the re-mask kept only participants with a complete cryptogram, and stalled below the quorum): ${w.describe()}`);
+      assert.ok(s.attempt >= 1, 'round 1 was re-masked');
+      assert.deepEqual(w.names(s.participants).sort(), w.names([agg!.id, starved.id]).sort());
+    }
+  });
+});
