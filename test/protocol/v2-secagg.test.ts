@@ -2,7 +2,7 @@
 // encoding, and the attacks the construction must defeat (each written as the attack).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { compareIds, fromHex, ProtocolError, quantizationScale, quantize, roundHalfEven, x25519PublicKey } from '../../protocol/index.ts';
+import { compareIds, fromHex, quantizationScale, quantize, roundHalfEven, x25519PublicKey } from '../../protocol/index.ts';
 import {
   buildCryptogramV2,
   checkReveal,
@@ -44,16 +44,9 @@ import {
   type RoundSecrets,
 } from '../../protocol/v2/index.ts';
 import { addKeystream } from '../../protocol/masks.ts';
+import { errorCode } from '../helpers/protocol-error-code.ts';
 
-const code = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ProtocolError, `untyped error: ${String(e)}`);
-    return e.code;
-  }
-  return 'accepted';
-};
+const code = errorCode;
 const rnd = (n: number) => new Uint8Array(randomBytes(n));
 const ref = { consortium: 'k-v2', round: 9, attempt: 2 };
 

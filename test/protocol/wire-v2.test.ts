@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { concat, decodeEnvelope, encodeEnvelope, MessageKind, ProtocolError, sign, signingPublicKey, utf8 } from '../../protocol/index.ts';
+import { concat, decodeEnvelope, encodeEnvelope, MessageKind, sign, signingPublicKey, utf8 } from '../../protocol/index.ts';
 import {
   attemptFromLists,
   checkAnnouncedKeys,
@@ -18,6 +18,7 @@ import {
   type U2ListV2,
   type U3ListV2,
 } from '../../protocol/v2/index.ts';
+import { errorCode } from '../helpers/protocol-error-code.ts';
 
 const secret = new Uint8Array(randomBytes(32));
 const pub = signingPublicKey(secret);
@@ -46,15 +47,7 @@ const samples: MessageV2[] = [
   { kind: KindV2.ModelResponse, body: { version: 2, modelHash: h32(), weights: new Uint8Array(randomBytes(100)) } },
 ];
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ProtocolError, `untyped error: ${String(e)}`);
-    return e.code;
-  }
-  return 'accepted';
-}
+const code = errorCode;
 
 describe('protocol v2: wire envelopes', () => {
   it('every v2 kind round-trips with its header and binding', () => {

@@ -8,11 +8,11 @@ import {
   encodeEnvelope,
   MAX_CHUNK_BYTES,
   MessageKind,
-  ProtocolError,
   signingPublicKey,
   toHex,
   type Message,
 } from '../../protocol/index.ts';
+import { errorCode } from '../helpers/protocol-error-code.ts';
 
 const secret = new Uint8Array(randomBytes(32));
 const pub = signingPublicKey(secret);
@@ -29,15 +29,7 @@ const samples: Message[] = [
   { kind: MessageKind.ModelRequest, body: { version: 2 } },
 ];
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ProtocolError, `untyped error: ${String(e)}`);
-    return e.code;
-  }
-  return 'accepted';
-}
+const code = errorCode;
 
 describe('protocol: wire envelopes', () => {
   it('every message kind round-trips with its header', () => {
