@@ -9,7 +9,7 @@ export type ProtocolErrorCode =
   | 'UNKNOWN_SENDER'
   | 'BAD_PARAMS'
   | 'BAD_KEY'
-  // protocol v2 (PROTOCOL-v2.md)
+  // protocol v2 (PROTOCOL.md)
   | 'BAD_THRESHOLD'
   | 'OVER_MAX_SAMPLES'
   | 'BAD_SHARE'

@@ -1,5 +1,5 @@
 // flnode cryptogram protocol: pure functions over bytes and typed arrays (spec: PROTOCOL.md).
-// Protocol v2 (PROTOCOL-v2.md) is exported as the namespace `v2` until the engine moves to it.
+// Protocol v2 (PROTOCOL.md) is exported as the namespace `v2` until the engine moves to it.
 export { ProtocolError, type ProtocolErrorCode } from './errors.ts';
 export { compareIds, toHex, fromHex, equalBytes, utf8, concat } from './bytes.ts';
 export { generateEphemeralKeyPair, x25519PublicKey, signingPublicKey, sharedSecret, sharedSecrets, sign, verifySignature } from './keys.ts';

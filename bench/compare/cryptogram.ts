@@ -1,4 +1,4 @@
-// cryptogram: flnode's protocol v2 (PROTOCOL-v2.md), one attempt per round, in-process, every
+// cryptogram: flnode's protocol v2 (PROTOCOL.md), one attempt per round, in-process, every
 // message a signed v2 envelope that its receiver decodes and verifies: key announcements, the
 // aggregator's U1 list, encrypted t-of-n share dealings (opened and checked by every recipient),
 // U2, cryptograms (self mask + pairwise masks) in ≤ 1 MiB chunks, U3, consents, reveals, and the

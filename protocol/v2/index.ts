@@ -1,4 +1,4 @@
-// flnode protocol v2 (PROTOCOL-v2.md): secure aggregation with double masking and t-of-n shares.
+// flnode protocol v2 (PROTOCOL.md): secure aggregation with double masking and t-of-n shares.
 export * from './gf256.ts';
 export * from './shamir.ts';
 export * from './threshold.ts';

@@ -1,5 +1,5 @@
 // The unmasking phase: what a holder reveals for a U3, and the verified reconstruction of each
-// secret from revealed shares (PROTOCOL-v2.md §6).
+// secret from revealed shares (PROTOCOL.md §9).
 import { compareIds, equalBytes } from '../bytes.ts';
 import { fail } from '../errors.ts';
 import { verifyMaskSecret, verifySelfSeed, type AttemptRef } from './secrets.ts';

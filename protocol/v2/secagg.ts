@@ -1,5 +1,5 @@
 // Protocol v2 cryptograms: self mask plus pairwise masks over U2, and unmasking over U3 with the
-// secrets reconstructed from threshold shares (PROTOCOL-v2.md §5–§6).
+// secrets reconstructed from threshold shares (PROTOCOL.md §6, §9).
 import { sha256 } from '@noble/hashes/sha2.js';
 import { compareIds, concat, utf8 } from '../bytes.ts';
 import { quantize } from '../encoding.ts';

@@ -1,4 +1,4 @@
-// t-of-n Shamir sharing of 32-byte secrets over GF(2^8), byte by byte (PROTOCOL-v2.md §3).
+// t-of-n Shamir sharing of 32-byte secrets over GF(2^8), byte by byte (PROTOCOL.md §4).
 import { randomBytes } from 'node:crypto';
 import { fail } from '../errors.ts';
 import { gfDiv, gfMul } from './gf256.ts';

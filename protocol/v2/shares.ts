@@ -1,5 +1,5 @@
 // Dealing t-of-n shares of s_sk and b to the members of U1: encryption i → j, commitments,
-// opening, and complaints (PROTOCOL-v2.md §4).
+// opening, and complaints (PROTOCOL.md §5).
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { compareIds, concat, equalBytes, utf8 } from '../bytes.ts';
@@ -127,7 +127,7 @@ export function checkRevealedShare(ref: AttemptRef, dealerId: string, holderId: 
  * - 'proven': the key opens the ciphertext and a share misses its commitment (the dealer is left out of U2);
  * - 'unproven': the ciphertext does not open under the key. Without a proof that the key is the
  *   true X25519 pair key nobody else can tell a bad dealer from a lying complainer, so the dealer
- *   stays; the complainer holds no share of it (PROTOCOL-v2.md §4);
+ *   stays; the complainer holds no share of it (PROTOCOL.md §5);
  * - throws BAD_COMPLAINT when the key opens the ciphertext and both shares match: a false complaint.
  */
 export function judgeComplaint(ref: AttemptRef, dealerId: string, entry: DealtShare, pairKey: Uint8Array): 'proven' | 'unproven' {

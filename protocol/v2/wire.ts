@@ -1,6 +1,6 @@
 // Wire formats of protocol v2: one signed, versioned, length-bounded envelope per message, every
 // round message bound to (K, r, a, sender, manifest hash, base-model hash) and to the list before
-// it. Layout and rules: PROTOCOL-v2.md §7.
+// it. Layout and rules: PROTOCOL.md §11.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { compareIds, concat, utf8 } from '../bytes.ts';
 import { fail } from '../errors.ts';

@@ -118,7 +118,7 @@ export function verifyVector(v: Vector): string[] {
   return problems;
 }
 
-// ───────────────────────────── protocol v2 (PROTOCOL-v2.md) ─────────────────────────────
+// ───────────────────────────── protocol v2 (PROTOCOL.md) ─────────────────────────────
 // Written from the v2 spec with node:crypto (X25519, HKDF, AES-256-GCM/CTR, SHA-256), BigInt
 // arithmetic and its own GF(2^8) multiplication (shift-and-add, no tables). Imports nothing from
 // protocol/.
