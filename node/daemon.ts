@@ -84,7 +84,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     } catch {
       signature = 'invalid';
     }
-    const info = s.attempts[s.attempt];
     return {
       site,
       peerId: identity.peerId,
@@ -100,8 +99,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         round: s.round,
         attempt: s.attempt,
         phase: s.phase,
-        aggregator: info?.aggregator ?? null,
-        participants: (info?.participants ?? []).map((id) => {
+        aggregator: engine.completed ? null : engine.aggregator,
+        participants: engine.participants().map((id) => {
           const p = engine.chunkProgress(id);
           return { id, name: memberName(manifest, id) ?? id, chunksReceived: p.received, chunksTotal: p.total };
         }),

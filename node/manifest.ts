@@ -27,7 +27,7 @@ export const ManifestSchema = z
               .refine((id) => !id.includes('\u0000'), 'a member id must not contain a 0x00 byte')
               .refine((id) => publicKeyFromPeerId(id) !== undefined, 'not an Ed25519 libp2p peer id'),
             /** Most training samples this member may announce (a KeyAnnouncement above it is refused); covered by the admin signature. */
-            maxSamples: z.number().int().min(1).max(0xffffffff).optional(),
+            maxSamples: z.number().int().min(1).max(0xffffffff),
           })
           .strict(),
       )
@@ -55,8 +55,6 @@ export const ManifestSchema = z
       .strict(),
     /** Protocol v2: t of the t-of-N shares (default max(3, floor(2N/3)+1)); validated against N by verifyManifest. */
     threshold: z.number().int().min(3).max(255).optional(),
-    // Read by the v1 round engine until protocol v2 is integrated; v2 uses `threshold`.
-    minParticipants: z.number().int().min(2),
     maxAttempts: z.number().int().min(1).max(100),
     signature: hex(64).optional(),
   })
@@ -73,7 +71,7 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 export const DEFAULT_PLAN: Manifest['plan'] = { rounds: 3, localEpochs: 2, learningRate: 0.002, batchSize: 64, optimizer: 'adam', clip: 1 };
 export const DEFAULT_TIMEOUTS: Manifest['timeouts'] = { heartbeatMs: 1000, livenessMs: 5000, keysMs: 8000, trainingMs: 300000, collectMs: 20000, aggregateMs: 15000 };
 
-export function createManifest(opts: { consortium: string; adminPublicKey: Uint8Array; plan?: Partial<Manifest['plan']>; timeouts?: Partial<Manifest['timeouts']>; minParticipants?: number; maxAttempts?: number; seed?: number; dataset?: string; threshold?: number }): Manifest {
+export function createManifest(opts: { consortium: string; adminPublicKey: Uint8Array; plan?: Partial<Manifest['plan']>; timeouts?: Partial<Manifest['timeouts']>; maxAttempts?: number; seed?: number; dataset?: string; threshold?: number }): Manifest {
   return ManifestSchema.parse({
     version: 1,
     consortium: opts.consortium,
@@ -82,8 +80,7 @@ export function createManifest(opts: { consortium: string; adminPublicKey: Uint8
     model: { architecture: 'flnode-cnn-v1', seed: opts.seed ?? 1, dataset: opts.dataset ?? 'pneumoniamnist' },
     plan: { ...DEFAULT_PLAN, ...opts.plan },
     timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
-    minParticipants: opts.minParticipants ?? 2,
-    maxAttempts: opts.maxAttempts ?? 3,
+    maxAttempts: opts.maxAttempts ?? 10,
     ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
   });
 }
@@ -108,7 +105,7 @@ export function thresholdSummary(m: Manifest): { members: number; threshold: num
   }
 }
 
-/** The certified maxSamples of a member (undefined when the manifest sets none). */
+/** The certified maxSamples of a member (undefined for a non-member). */
 export function maxSamplesOf(m: Manifest, peerId: string): number | undefined {
   return m.members.find((x) => x.peerId === peerId)?.maxSamples;
 }
@@ -152,9 +149,8 @@ export function verifyManifest(m: Manifest): void {
   } catch {
     throw new UserError('manifest signature does not verify: the file was changed after signing or signed by another key');
   }
-  if (m.members.length < m.minParticipants) throw new UserError(`manifest lists ${m.members.length} members but needs at least ${m.minParticipants} participants`);
-  // An explicit threshold must fit the member list; without one, v2 uses the default for N ≥ 3.
-  if (m.threshold !== undefined) thresholdSummary(m);
+  // t must fit the member list (3 ≤ t ≤ N, t ≥ ceil(N/2)+1): a consortium needs at least 3 members
+  if (m.members.length > 0 || m.threshold !== undefined) thresholdSummary(m);
 }
 
 export function parseManifest(text: string, source: string): Manifest {
@@ -193,13 +189,3 @@ export function isMember(m: Manifest, peerId: string): boolean {
 export function memberName(m: Manifest, peerId: string): string | undefined {
   return m.members.find((x) => x.peerId === peerId)?.name;
 }
-
-/**
- * The fewest participants an attempt may have: the manifest's minParticipants, but never N/2 or
- * fewer. Two attempts of one round on the two sides of a partition could otherwise both commit
- * (a fork found by the simulation, seed 58: minParticipants 2 of 5).
- */
-export function participantQuorum(m: Manifest): number {
-  return Math.max(m.minParticipants, Math.floor(m.members.length / 2) + 1);
-}
-

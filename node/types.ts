@@ -76,12 +76,12 @@ export interface Trainer {
 
 /** Round phases, in order (node/rounds owns the state machine). */
 export type RoundPhase =
-  | 'keys'
-  | 'training'
-  | 'masking'
-  | 'collecting'
-  | 'aggregating'
-  | 'verifying'
+  | 'keys' // announcing keys, waiting for the aggregator's U1 list
+  | 'dealing' // sharing secrets, waiting for U2
+  | 'training' // in U2, local update not ready yet
+  | 'collecting' // cryptogram sent, waiting for U3
+  | 'unmasking' // consents and revealed shares, until the aggregate can be unmasked
+  | 'verifying' // evaluating the new model
   | 'done';
 
 export interface PeerView {
@@ -126,7 +126,10 @@ export interface NodeStatus {
 export interface RoundSummary {
   round: number;
   attempt: number;
+  /** U3: the sites whose updates the aggregate holds. */
   participants: string[];
+  /** U2: the sites the attempt was masked over (the FedAvg weights' denominator); absent for a model fetched from a peer. */
+  masked?: string[];
   aggregator: string;
   /** Seconds spent in each phase of the round at this node. */
   phaseSeconds: Partial<Record<RoundPhase, number>>;

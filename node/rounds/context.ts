@@ -1,16 +1,16 @@
-// The round in progress as every role module (member, participant, aggregator, failover,
-// model-sync) sees it: the committed model, the round record and its per-round scratch, the
-// modules that own the rest, and the few actions all roles use. The engine owns one and
-// dispatches messages and ticks to the roles; nothing here decides a protocol rule.
-import type { AttemptParams, Message } from '../../protocol/index.ts';
+// The round in progress as every role module (member, aggregator, failover, unmask, model-sync)
+// sees it: the committed model, the round record and its per-round scratch, the modules that own
+// the rest, and the few actions all roles use. The engine owns one and dispatches messages and
+// ticks to the roles; nothing here decides a protocol rule.
+import { fromHex } from '../../protocol/index.ts';
+import { decodeEnvelopeV2, MAX_MODEL_ENVELOPE_BYTES_V2, shareXs, type AttemptRef, type Binding, type EnvelopeV2, type MessageV2 } from '../../protocol/v2/index.ts';
 import type { SiteIdentity } from '../identity.ts';
 import type { Logger } from '../log.ts';
-import { memberName, type Manifest } from '../manifest.ts';
+import { manifestHash, memberName, thresholdOf, type Manifest } from '../manifest.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { EngineHooks } from '../runtime/hooks.ts';
 import type { Network, RoundPhase, Trainer } from '../types.ts';
-import { attemptHashOf, attemptParams, KeyBook } from './attempts.ts';
-import { Collector } from './collector.ts';
+import { AttemptBook } from './attempt-book.ts';
 import { Contribution } from './contribution.ts';
 import { EventLog, type EventKind } from './events.ts';
 import { Liveness } from './liveness.ts';
@@ -38,6 +38,11 @@ export class RoundContext {
   readonly self: string;
   readonly members: readonly string[];
   readonly manifest: Manifest;
+  /** t: every list, and the consents that make an attempt final, need at least t members. */
+  readonly threshold: number;
+  /** Each member's Shamir x (1-based position by id bytes). */
+  readonly xs: ReadonlyMap<string, number>;
+  readonly manifestHash: Uint8Array;
   readonly log: Logger;
   readonly clock: Clock;
   readonly hooks: EngineHooks;
@@ -53,17 +58,21 @@ export class RoundContext {
   state!: RoundState;
   liveness!: Liveness;
   sync!: ModelSync;
-  // the per-round scratch (beginRound)
-  keys = new KeyBook();
-  collector!: Collector;
+  /** The per-round scratch (beginRound). */
+  book = new AttemptBook();
   readonly changed: () => void;
   private readonly syncIO: SyncIO;
+  private readonly signingPublic: Uint8Array;
 
   constructor(o: ContextOptions) {
     this.syncIO = o.syncIO;
+    this.signingPublic = o.identity.signingPublic;
     this.self = o.identity.peerId;
     this.members = o.manifest.members.map((m) => m.peerId);
     this.manifest = o.manifest;
+    this.threshold = thresholdOf(o.manifest);
+    this.xs = shareXs(this.members);
+    this.manifestHash = manifestHash(o.manifest);
     this.log = o.log;
     this.clock = o.clock;
     this.hooks = o.hooks;
@@ -95,24 +104,37 @@ export class RoundContext {
 
   /** Empties the per-round scratch (the one place for everything a new round resets). */
   private beginRound(): void {
-    this.keys = new KeyBook();
-    this.collector = new Collector(this.weights.length, this.state.equivocators);
+    this.book = new AttemptBook();
     this.events.newRound();
     this.contribution.newRound();
     this.outbox.newRound();
-    this.sync.newRound();
   }
 
   get completed(): boolean {
     return this.global.version >= this.manifest.plan.rounds;
   }
-  /** The aggregator candidate at the current failover index. */
+  /** The aggregator of attempt a of the current round: rotation order index a mod N. */
+  aggregatorOf(a: number): string {
+    return aggregatorOrder(this.members, this.state.round)[a % this.members.length]!;
+  }
+  /** The aggregator of the attempt this node works in. */
   get aggregator(): string {
-    return aggregatorOrder(this.members, this.state.round)[this.state.failover % this.members.length]!;
+    return this.aggregatorOf(this.state.attempt);
+  }
+  /** (K, r, a) of attempt a of the current round. */
+  ref(a: number): AttemptRef {
+    return { consortium: this.manifest.consortium, round: this.state.round, attempt: a };
+  }
+  /** What every round message is bound to: this manifest and the round's base model. */
+  binding(): Binding {
+    return { manifestHash: this.manifestHash, baseModelHash: fromHex(this.global.hash) };
   }
   /** Member names (or ids) for a message. */
   names(ids: readonly string[]): string {
-    return ids.map((p) => memberName(this.manifest, p) ?? p).join(', ');
+    return ids.map((p) => memberName(this.manifest, p) ?? p.slice(-8)).join(', ');
+  }
+  excluded(member: string): boolean {
+    return this.state.excluded.includes(member);
   }
 
   async persist(): Promise<void> {
@@ -130,28 +152,18 @@ export class RoundContext {
     this.events.record(kind, detail);
   }
 
-  /** Signs and gossips for (round, attempt), by default the current ones; with a tag, re-sent until the round commits. */
-  send(message: Message, attempt = this.state.attempt, round = this.state.round, resendTag?: string): Promise<Uint8Array> {
-    return this.outbox.send(message, round, attempt, resendTag);
+  /** Signs a message for attempt a of the current round (not sent). */
+  sign(message: MessageV2, a: number): Uint8Array {
+    return this.outbox.sign(message, this.state.round, a);
   }
 
-  /** What this node's cryptograms for an attempt it follows are bound to: its participants and the base model. */
-  attemptHash(a: number): Uint8Array {
-    return attemptHashOf(this.state.attempts[a]!.participants, this.global.hash);
+  /** Decodes an envelope this node signed (persisted before a restart). */
+  decodeOwn(bytes: Uint8Array): EnvelopeV2 {
+    return decodeEnvelopeV2(bytes, { consortium: this.manifest.consortium, publicKeyOf: (s) => (s === this.self ? this.signingPublic : undefined), maxBytes: MAX_MODEL_ENVELOPE_BYTES_V2 });
   }
 
-  /** The attempt's masking parameters, or null while a participant's key is missing. */
-  params(a: number): AttemptParams | null {
-    const info = this.state.attempts[a]!;
-    if (!this.keys.haveAll(a, info.participants)) return null;
-    return attemptParams(this.manifest.consortium, this.state.round, a, this.manifest.plan.clip, info.participants, this.keys.of(a));
-  }
-
-  /** The next aggregator candidate (README rule 2). */
-  async failover(why: string): Promise<void> {
-    this.state.failover++;
-    this.state.lastProgressAt = this.clock.now();
-    this.log.warn({ round: this.state.round, failover: this.state.failover, next: memberName(this.manifest, this.aggregator), why }, 'aggregator failover');
-    await this.persist();
+  /** Gossips signed bytes of attempt a, re-sent until the round commits (`always`: whatever attempt this node is in). */
+  publish(bytes: Uint8Array, a: number, name: string, always = false): Promise<void> {
+    return this.outbox.publish(bytes, { name: `${this.state.round}/${a}/${name}`, round: this.state.round, attempt: a, always });
   }
 }

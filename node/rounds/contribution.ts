@@ -1,22 +1,25 @@
-// This node's contribution to the round: its ephemeral key per attempt, its local update (trained,
-// or uploaded weights) and its cryptogram per attempt, each persisted before it is used or sent
-// (PROTOCOL.md §4: at most one cryptogram per (r, a); after a crash the same bytes, never new ones).
-import { buildCryptogram, fromHex, generateEphemeralKeyPair, toHex, type AttemptParams } from '../../protocol/index.ts';
+// This node's contribution to the round: its secrets per attempt, its dealing per attempt, its
+// local update (trained, or uploaded weights) and its cryptogram per attempt, each persisted before
+// it is used or sent (PROTOCOL.md §3: at most one set of secrets, one dealing and one cryptogram per
+// (r, a); after a crash the same bytes, never new ones).
+import { fromHex, toHex } from '../../protocol/index.ts';
+import { generateRoundSecrets, type RoundSecrets } from '../../protocol/v2/index.ts';
 import type { Logger } from '../log.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { EngineHooks } from '../runtime/hooks.ts';
 import type { Trainer } from '../types.ts';
-import type { KeyInfo } from './attempts.ts';
-import type { RoundStore } from './round-store.ts';
+import type { RoundStore, StoredDealing } from './round-store.ts';
 
 export interface Update {
   delta: Float32Array;
   samples: number;
 }
 
+export interface OwnSecrets extends RoundSecrets {
+  samples: number;
+}
+
 export class Contribution {
-  /** This node's X25519 key pair for the current attempt, once announced. */
-  own: { secret: Uint8Array; public: Uint8Array } | null = null;
   update: Update | null = null;
   private training: Promise<void> | null = null;
   private external: Float32Array | null = null;
@@ -36,25 +39,46 @@ export class Contribution {
     this.external = await this.store.externalWeights();
   }
 
-  /** Reloads what was persisted for round r: the update and the current attempt's key. */
-  async restore(r: number, attempt: number): Promise<void> {
+  /** Reloads round r's persisted update. */
+  async restore(r: number): Promise<void> {
     const stored = await this.store.update(r);
     this.update = stored && { delta: stored.delta, samples: stored.samples };
     if (stored?.uploaded) this.uploadedRound = r;
-    const key = await this.store.key(r, attempt);
-    if (key) this.own = { secret: fromHex(key.secret), public: fromHex(key.public) };
   }
 
-  /** The key for (r, a): the persisted one, or a fresh one persisted before it is announced. */
-  async key(r: number, a: number): Promise<KeyInfo> {
-    let key = await this.store.key(r, a);
-    if (!key) {
-      const kp = generateEphemeralKeyPair();
-      key = { secret: toHex(kp.secretKey), public: toHex(kp.publicKey), samples: this.trainer.trainSamples };
-      await this.store.saveKey(r, a, key);
+  /** This node's secrets for (r, a): the persisted ones, or fresh ones persisted before anything derived is sent. */
+  async secrets(r: number, a: number): Promise<OwnSecrets> {
+    let s = await this.store.secrets(r, a);
+    if (!s) {
+      const g = generateRoundSecrets();
+      s = { cSecret: toHex(g.cSecret), cPublic: toHex(g.cPublic), sSecret: toHex(g.sSecret), sPublic: toHex(g.sPublic), selfSeed: toHex(g.selfSeed), samples: this.update?.samples ?? this.trainer.trainSamples };
+      await this.store.saveSecrets(r, a, s);
     }
-    this.own = { secret: fromHex(key.secret), public: fromHex(key.public) };
-    return { publicKey: this.own.public, samples: key.samples };
+    return { cSecret: fromHex(s.cSecret), cPublic: fromHex(s.cPublic), sSecret: fromHex(s.sSecret), sPublic: fromHex(s.sPublic), selfSeed: fromHex(s.selfSeed), samples: s.samples };
+  }
+
+  /** The persisted secrets of (r, a), if this node made any. */
+  async storedSecrets(r: number, a: number): Promise<OwnSecrets | null> {
+    return (await this.store.secrets(r, a)) ? this.secrets(r, a) : null;
+  }
+
+  /** This node's dealing for (r, a): the persisted one, or `build()`'s, persisted before it is sent. */
+  async dealing(r: number, a: number, build: () => StoredDealing): Promise<{ dealing: StoredDealing; fresh: boolean }> {
+    const existing = await this.store.dealing(r, a);
+    if (existing) return { dealing: existing, fresh: false };
+    const dealing = build();
+    await this.store.saveDealing(r, a, dealing);
+    return { dealing, fresh: true };
+  }
+
+  /** This node's cryptogram for (r, a): the persisted one, or `build()`'s, persisted before it is published. */
+  async cryptogram(r: number, a: number, build: (u: Update) => Uint32Array): Promise<{ c: Uint32Array; fresh: boolean } | null> {
+    const existing = await this.store.ownCryptogram(r, a);
+    if (existing) return { c: existing, fresh: false };
+    if (!this.update) return null;
+    const c = build(this.update);
+    await this.store.saveOwnCryptogram(r, a, c);
+    return { c, fresh: true };
   }
 
   /** Starts computing round r's update from `weights` unless it exists or is under way; `done` runs when it is stored. */
@@ -111,24 +135,8 @@ export class Contribution {
     await this.store.saveExternalWeights(flat);
   }
 
-  /** This node's cryptogram for (r, a): the persisted one, or built now and persisted before it is published. */
-  async cryptogram(r: number, a: number, params: AttemptParams, self: string): Promise<{ c: Uint32Array; fresh: boolean } | null> {
-    if (!this.own || !this.update) return null;
-    const existing = await this.store.ownCryptogram(r, a);
-    if (existing) return { c: existing, fresh: false };
-    const c = buildCryptogram(params, { id: self, secretKey: this.own.secret }, this.update.delta);
-    await this.store.saveOwnCryptogram(r, a, c);
-    return { c, fresh: true };
-  }
-
-  /** A new attempt: its key is not announced yet. */
-  newAttempt(): void {
-    this.own = null;
-  }
-
   /** The round committed: nothing of it is used again. */
   newRound(): void {
-    this.own = null;
     this.update = null;
     this.training = null;
   }

@@ -1,16 +1,17 @@
-// The round engine (rules: node/rounds/README.md, PROTOCOL.md §4): the dispatcher. Messages are
+// The round engine (rules: node/rounds/README.md, PROTOCOL.md §7–§9): the dispatcher. Messages are
 // validated synchronously in the network's topic validator (admission.ts); accepted ones are
 // handled one at a time (a promise queue), as is the periodic tick that drives deadlines. Each
-// message kind goes to one handler, each tick to one step per phase and role:
-//   member.ts       chunks, AttemptStarts, AggregateRecords (what every member does)
-//   participant.ts  key announcement and cryptogram (a participant of the attempt)
-//   aggregator.ts   opening attempts, the record, re-masks (the attempt's aggregator)
-//   failover.ts     deadlines, dead candidates, stalls (everyone)
+// message kind goes to one handler, each tick to one step per role:
+//   member.ts       keys, lists, dealings, complaints, chunks, consents, reveals (every member)
+//   participant.ts  what this node sends: keys, dealing, cryptogram, consent, its one reveal
+//   aggregator.ts   signing U1, U2, U3 (the attempt's aggregator)
+//   failover.ts     deadlines: moving to the next attempt
+//   unmask.ts       the final attempt's aggregate, computed by every member
 //   model-sync.ts   catching up with the peers' model
-// The state they share is context.ts; decisions live in admission, attempts, collector, records,
-// liveness and model-sync; persistence in round-store; sending in outbox.
+// The state they share is context.ts; persistence is round-store.ts; sending is outbox.ts.
 import { createHash } from 'node:crypto';
-import { fromHex, MessageKind, modelHash, toHex, type Envelope } from '../../protocol/index.ts';
+import { fromHex, modelHash, toHex } from '../../protocol/index.ts';
+import { KindV2, MAX_MODEL_ENVELOPE_BYTES_V2, type EnvelopeV2 } from '../../protocol/v2/index.ts';
 import type { SiteIdentity } from '../identity.ts';
 import type { Logger } from '../log.ts';
 import { maxSamplesOf, type Manifest } from '../manifest.ts';
@@ -18,19 +19,20 @@ import { SystemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
 import { noHooks, type EngineHooks } from '../runtime/hooks.ts';
 import type { KeyValueStore } from '../runtime/kv-store.ts';
 import type { Network, RoundSummary, Trainer, Verdict } from '../types.ts';
-import { GossipGate, startSlack } from './admission.ts';
+import { GossipGate } from './admission.ts';
 import { AggregatorRole } from './aggregator.ts';
 import { RoundContext } from './context.ts';
 import type { NodeEvent } from './events.ts';
-import { checkAttemptDeadline, checkStartDeadline, collectDeadline, skipDeadCandidates } from './failover.ts';
+import { failoverReason, moveTo, stepDeadline } from './failover.ts';
 import type { PeerHeartbeat } from './liveness.ts';
 import { MemberRole } from './member.ts';
 import type { SyncIO } from './model-sync.ts';
-import { announceKey, publishCryptogram, tickParticipant } from './participant.ts';
+import { announceKeys, consent, deal, finalAttempt, publishCryptogram, reveal, sendChunks } from './participant.ts';
 import { RoundStore } from './round-store.ts';
 import { addPhaseTime, freshState, type GlobalModel, type RoundState } from './state.ts';
+import { tryUnmask } from './unmask.ts';
 
-export type { AttemptInfo, GlobalModel, RoundState } from './state.ts';
+export type { GlobalModel, RoundState } from './state.ts';
 export { modelKey } from './round-store.ts';
 
 export interface EngineOptions {
@@ -51,7 +53,7 @@ export interface EngineOptions {
 /** SHA-256 in hex (of a model's float32 bytes: its hash; see protocol/aggregate.ts modelHash). */
 export const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-type Of<K extends MessageKind> = Envelope & { kind: K };
+type Of<K extends KindV2> = EnvelopeV2 & { kind: K };
 
 /** Next-round messages buffered until this node reaches that round. */
 const MAX_PENDING = 512;
@@ -65,7 +67,7 @@ export class RoundEngine {
   private readonly gate: GossipGate;
   private readonly member: MemberRole;
   private readonly role: AggregatorRole;
-  private pending: Envelope[] = [];
+  private pending: { env: EnvelopeV2; bytes: Uint8Array }[] = [];
   private queue: Promise<void> = Promise.resolve();
   private timers: TimerHandle[] = [];
 
@@ -82,14 +84,13 @@ export class RoundEngine {
     const ctx = new RoundContext({ ...opts, store: new RoundStore(opts.store), clock, hooks: opts.hooks ?? noHooks, onChange: () => opts.onChange?.(), syncIO });
     this.ctx = ctx;
     this.members = [...ctx.members];
-    const view = () => ({ self: ctx.self, members: ctx.members, state: ctx.state, maxAttempts: ctx.manifest.maxAttempts, modelWords: ctx.weights.length, now: () => clock.now(), keyOf: (a: number, s: string) => ctx.keys.publicKey(a, s), maxSamplesOf: (s: string) => maxSamplesOf(ctx.manifest, s) });
-    this.gate = new GossipGate(opts.manifest.consortium, ctx.members, view, opts.log);
-    this.member = new MemberRole(ctx, { commit: (next, hash, a, aggregator, participants) => this.commit(next, hash, a, aggregator, participants) });
-    this.role = new AggregatorRole(ctx, {
-      follow: (a, body) => this.member.onAttemptStart({ version: 1, consortium: ctx.manifest.consortium, round: ctx.state.round, attempt: a, sender: ctx.self, kind: MessageKind.AttemptStart, body }),
-      commit: (next, hash, a, participants) => this.commit(next, hash, a, ctx.self, participants),
-      keepRecord: (version, bytes) => ctx.outbox.keepRecord(version, bytes),
+    const view = () => ({
+      self: ctx.self, members: ctx.members, state: ctx.state, maxAttempts: ctx.manifest.maxAttempts, modelWords: ctx.weights.length, manifestHash: ctx.manifestHash,
+      baseModelHash: fromHex(ctx.global.hash), now: () => clock.now(), maxSamplesOf: (s: string) => maxSamplesOf(ctx.manifest, s) ?? 0,
     });
+    this.gate = new GossipGate(opts.manifest.consortium, ctx.members, view, opts.log);
+    this.member = new MemberRole(ctx, { refuse: (a, why) => this.refuse(a, why), rehandle: (b) => this.rehandle(b) });
+    this.role = new AggregatorRole(ctx, { accept: (env, bytes) => this.accept(env, bytes) });
   }
 
   // ---------------------------------------------------------------- read-only view
@@ -109,6 +110,10 @@ export class RoundEngine {
   get events(): NodeEvent[] {
     return this.ctx.events.list;
   }
+  /** The aggregator of the attempt this node works in. */
+  get aggregator(): string {
+    return this.ctx.aggregator;
+  }
   currentWeights(): Float32Array {
     return this.ctx.weights;
   }
@@ -116,12 +121,16 @@ export class RoundEngine {
     return this.ctx.liveness.heartbeatOf(peer);
   }
   chunkProgress(peer: string): { received: number; total: number | null } {
-    return this.ctx.collector.progress(this.ctx.state.attempt, peer);
+    return this.ctx.book.peek(this.ctx.state.attempt)?.progress(peer, this.ctx.weights.length) ?? { received: 0, total: null };
   }
-  /** The current phase's deadline (epoch ms). */
+  /** The members of the current attempt's U2 (or U1, or none yet): the status page's participants. */
+  participants(): string[] {
+    const d = this.ctx.book.peek(this.ctx.state.attempt);
+    return d?.u2?.body.members ?? d?.u1?.body.members.map((m) => m.id) ?? [];
+  }
+  /** The current step's deadline (epoch ms). */
   deadline(): number | null {
-    const s = this.ctx.state;
-    return s.attempts[s.attempt] ? collectDeadline(this.ctx, s.attempt) : s.roundStartedAt + this.ctx.manifest.timeouts.keysMs;
+    return stepDeadline(this.ctx, this.ctx.book.peek(this.ctx.state.attempt));
   }
   /** The stored weights of committed model version v (every version is kept). */
   modelWeights(v: number): Promise<Float32Array | undefined> {
@@ -148,6 +157,7 @@ export class RoundEngine {
       global = { version: 0, hash: toHex(modelHash(weights)) };
       await ctx.store.commitModel(global, weights, null);
     }
+    await ctx.store.eraseUpTo(global.version); // a crash between a commit and its erasure
     this.summaries = await ctx.store.summaries();
     await ctx.contribution.load();
     const saved = await ctx.store.loadState();
@@ -159,10 +169,10 @@ export class RoundEngine {
     network.onMessage((b) => {
       // Heartbeats are applied at once, not queued behind slow steps (training, evaluation):
       // liveness must reflect the network, not this node's own backlog.
-      if (b[1] !== MessageKind.Heartbeat) return this.enqueue(() => this.onEnvelope(b));
+      if (b[1] !== KindV2.Heartbeat) return this.enqueue(() => this.onEnvelope(b));
       try {
         const env = this.gate.decode(b);
-        if (env.kind === MessageKind.Heartbeat && !this.stateCheck(env)) this.onHeartbeat(env);
+        if (env.kind === KindV2.Heartbeat && !this.gate.check(env)) this.onHeartbeat(env);
       } catch {
         /* rejected by the validator already */
       }
@@ -184,33 +194,56 @@ export class RoundEngine {
   private every(ms: number, fn: () => void): void {
     this.timers.push(this.ctx.clock.setInterval(fn, ms));
   }
-  /** Runs `fn` in the queue after `ms`, if the engine is still in (round r, attempt a) then. */
-  private laterInAttempt(ms: number, r: number, a: number, fn: () => Promise<void>): void {
-    this.timers.push(this.ctx.clock.setTimeout(() => this.enqueue(() => (this.ctx.state.round === r && this.ctx.state.attempt === a ? fn() : undefined)), ms));
-  }
 
   private enqueue(fn: () => Promise<void> | void): void {
     if (this.stopped) return;
     this.queue = this.queue.then(fn).catch((err) => this.ctx.log.error({ err: (err as Error).stack ?? String(err) }, 'round step failed'));
   }
 
-  /** Resuming a round from disk: stored update, key and cryptograms reloaded, the own cryptogram republished as is. */
+  /**
+   * Resuming a round from disk: the update, and every round message accepted before the crash
+   * (own ones included) handled again; cryptograms reloaded. This node's own messages are then
+   * re-sent as persisted (never new secrets, dealings, cryptograms, consents or reveals).
+   */
   private async restoreRound(): Promise<void> {
     const { ctx } = this;
     const { round: r, attempt: a, phase } = ctx.state;
-    await ctx.contribution.restore(r, a);
-    ctx.collector.restore(await ctx.store.received(r));
-    for (const k of await ctx.store.peerKeys(r)) ctx.keys.set(k.attempt, k.sender, { publicKey: fromHex(k.publicKey), samples: k.samples });
-    this.laterInAttempt(1000, r, a, () => this.role.resendStart());
-    const mine = await ctx.store.ownCryptogram(r, a);
-    if (mine) {
-      // Republish exactly the bytes persisted before the crash: never a new cryptogram under these
-      // masks, and only in that round and attempt (in a later one it would look like a second,
-      // different cryptogram, i.e. equivocation).
-      ctx.collector.put(a, ctx.self, mine);
-      this.laterInAttempt(1500, r, a, () => publishCryptogram(ctx, a, mine));
+    await ctx.contribution.restore(r);
+    this.member.replaying = true;
+    try {
+      for (const bytes of await ctx.store.envelopes(r)) {
+        try {
+          await this.accept(this.gate.decodeDirect(bytes, MAX_MODEL_ENVELOPE_BYTES_V2), bytes);
+        } catch (err) {
+          ctx.log.warn({ err: (err as Error).message }, 'stored round message not reloaded');
+        }
+      }
+    } finally {
+      this.member.replaying = false;
     }
-    if (ctx.contribution.own) this.laterInAttempt(1200, r, a, () => announceKey(ctx, a));
+    for (const x of await ctx.store.received(r)) {
+      const d = ctx.book.of(x.attempt);
+      if (d.u2) d.putCryptogram(x.sender, x.c, d.u2.hex, ctx.clock.now());
+    }
+    for (const d of ctx.book.all()) {
+      const dealt = await ctx.store.dealing(r, d.attempt); // this node's own shares of its secrets
+      if (dealt) {
+        const bytes = fromHex(dealt.envelope);
+        d.held.set(ctx.self, { s: fromHex(dealt.ownS), b: fromHex(dealt.ownB) });
+        d.dealings.set(ctx.self, { body: (ctx.decodeOwn(bytes) as Of<KindV2.ShareDealing>).body, bytes, at: ctx.clock.now() });
+        await ctx.publish(bytes, d.attempt, 'dealing');
+      }
+      const mine = d.u2 && (await ctx.store.ownCryptogram(r, d.attempt));
+      if (mine) {
+        d.putCryptogram(ctx.self, mine, d.u2!.hex, ctx.clock.now());
+        await sendChunks(ctx, d.attempt, mine, d.u2!.hash, 'chunk');
+      }
+      const own = (name: string, b: Uint8Array | undefined, always = false) => b && ctx.publish(b, d.attempt, name, always);
+      await own('keys', d.keys.get(ctx.self)?.bytes);
+      await own('consent', d.consents.get(ctx.self)?.bytes, true);
+      await own('reveal', d.reveals.get(ctx.self)?.bytes, true);
+      if (ctx.aggregatorOf(d.attempt) === ctx.self) for (const l of [d.u1, d.u2, d.u3]) await own(`list/${l ? KindV2[l.bytes[1]!] : ''}`, l?.bytes, true);
+    }
     ctx.log.info({ round: r, attempt: a, phase }, 'resuming round from disk');
   }
 
@@ -221,64 +254,101 @@ export class RoundEngine {
     return this.gate.validate(bytes, from);
   }
 
-  /** Rules the pure decoder cannot apply: rounds, attempts, roles (admission.ts). Returns a reason, or null. */
-  stateCheck(env: Envelope, candidateSlack = 1): string | null {
-    return this.gate.check(env, candidateSlack);
+  /** Rules the pure decoder cannot apply: rounds, attempts, bindings, list signers (admission.ts). Returns a reason, or null. */
+  stateCheck(env: EnvelopeV2): string | null {
+    return this.gate.check(env);
   }
 
   // ---------------------------------------------------------------- handling: one switch on the kind
 
   private async onEnvelope(bytes: Uint8Array): Promise<void> {
-    let env: Envelope;
+    let env: EnvelopeV2;
     try {
       env = this.gate.decode(bytes);
     } catch {
       return;
     }
     this.ctx.state.bytesIn += bytes.length;
-    await this.handle(env);
+    await this.handle(env, bytes);
   }
 
-  async handle(env: Envelope): Promise<void> {
+  async handle(env: EnvelopeV2, bytes: Uint8Array): Promise<void> {
     const { ctx } = this;
-    const why = this.stateCheck(env, startSlack(env, ctx.state, ctx.members.length));
+    const why = this.stateCheck(env);
     if (why) {
-      // the state may have moved since validation, or the sender is not (yet) a candidate here
-      if (env.kind !== MessageKind.Heartbeat) ctx.log.info({ from: env.sender, kind: MessageKind[env.kind], reason: why }, 'message ignored');
+      // the state may have moved since validation
+      if (env.kind !== KindV2.Heartbeat) ctx.log.info({ from: env.sender, kind: KindV2[env.kind], reason: why }, 'message ignored');
       return;
     }
-    if (env.kind !== MessageKind.Heartbeat && env.round === ctx.state.round + 1) {
-      if (this.pending.length < MAX_PENDING) this.pending.push(env);
+    if (env.kind !== KindV2.Heartbeat && env.round === ctx.state.round + 1) {
+      if (this.pending.length < MAX_PENDING) this.pending.push({ env, bytes });
       return;
     }
-    switch (env.kind) {
-      case MessageKind.Heartbeat:
-        return this.onHeartbeat(env);
-      case MessageKind.ModelRequest:
-      case MessageKind.ModelResponse:
-        return; // direct streams only (model-sync.ts); admission refuses them on gossip
-      case MessageKind.KeyAnnouncement:
-        if (!ctx.keys.publicKey(env.attempt, env.sender)) await ctx.store.savePeerKey(ctx.state.round, env.attempt, env.sender, toHex(env.body.publicKey), env.body.samples);
-        ctx.keys.set(env.attempt, env.sender, { publicKey: env.body.publicKey, samples: env.body.samples });
-        break;
-      case MessageKind.CryptogramChunk:
-        await this.member.onChunk(env);
-        break;
-      case MessageKind.AttemptStart:
-        await this.member.onAttemptStart(env);
-        break;
-      case MessageKind.AggregateRecord:
-        await this.member.onAggregateRecord(env);
-        break;
-    }
+    if (env.kind === KindV2.Heartbeat) return this.onHeartbeat(env);
+    await this.accept(env, bytes);
     await this.tick();
   }
 
-  private onHeartbeat(env: Of<MessageKind.Heartbeat>): void {
+  /** A deferred envelope (it needed a list or dealing that has arrived since). */
+  private async rehandle(bytes: Uint8Array): Promise<void> {
+    try {
+      const env = this.gate.decodeDirect(bytes, MAX_MODEL_ENVELOPE_BYTES_V2);
+      if (env.round === this.ctx.state.round) await this.accept(env, bytes);
+    } catch {
+      /* checked when it first arrived */
+    }
+  }
+
+  /** An admitted round message of the current round (or one reloaded from disk). */
+  private async accept(env: EnvelopeV2, bytes: Uint8Array): Promise<void> {
+    const m = this.member;
+    switch (env.kind) {
+      case KindV2.KeyAnnouncement:
+        return m.onKeys(env, bytes);
+      case KindV2.U1List:
+        await m.onU1(env, bytes);
+        return this.followLater(env.attempt);
+      case KindV2.ShareDealing:
+        return m.onDealing(env, bytes);
+      case KindV2.Complaint:
+        return m.onComplaint(env, bytes);
+      case KindV2.U2List:
+        return m.onU2(env, bytes);
+      case KindV2.CryptogramChunk:
+        return m.onChunk(env as Of<KindV2.CryptogramChunk>);
+      case KindV2.U3List:
+        return m.onU3(env, bytes);
+      case KindV2.Consent:
+        return m.onConsent(env, bytes);
+      case KindV2.Reveal:
+        return m.onReveal(env, bytes);
+      default:
+        return; // heartbeats above; model sync on direct streams only
+    }
+  }
+
+  private onHeartbeat(env: Of<KindV2.Heartbeat>): void {
     if (!this.ctx.liveness.noteHeartbeat(env.sender, env.round, env.attempt, env.body, this.ctx.clock.now())) this.ctx.log.debug({ from: env.sender, sentAt: env.body.sentAt }, 'heartbeat dropped: not newer than the last one (replayed?)');
   }
 
-  // ---------------------------------------------------------------- the tick: one step per phase and role
+  /** A U1 list accepted for a later attempt than this node's: the others moved on, so does this node. */
+  private async followLater(a: number): Promise<void> {
+    const { ctx } = this;
+    if (a <= ctx.state.attempt || !ctx.book.peek(a)?.u1 || ctx.state.revealed || finalAttempt(ctx) || this.member.replaying) return;
+    await moveTo(ctx, a, `the aggregator of attempt ${a} signed its U1 list`);
+  }
+
+  /** Attempt a's aggregator broke a rule: refused (once), and this node moves to the next attempt. */
+  private async refuse(a: number, why: string): Promise<void> {
+    const { ctx } = this;
+    if (ctx.state.refused.includes(a)) return;
+    ctx.state.refused.push(a);
+    ctx.record('refused-list', `round ${ctx.state.round} attempt ${a}: list of ${ctx.names([ctx.aggregatorOf(a)])} refused (${why})`);
+    await ctx.persist();
+    if (a === ctx.state.attempt && !ctx.state.revealed && !finalAttempt(ctx)) await moveTo(ctx, a + 1, why);
+  }
+
+  // ---------------------------------------------------------------- the tick: one step per role
 
   async tick(): Promise<void> {
     if (this.stopped) return;
@@ -286,34 +356,40 @@ export class RoundEngine {
     this.notePause();
     ctx.sync.request(ctx);
     if (ctx.completed) return ctx.setPhase('done');
-    // Live members already completed this round: never open or commit it here (that would fork
-    // the model); the model comes by sync instead.
+    // Live members already completed this round: never commit it here from a stale view; the
+    // model comes by sync instead.
     if (ctx.sync.roundOverElsewhere(ctx.global, ctx.clock.now())) return;
     const now = ctx.clock.now();
-    const { attempt: a } = ctx.state;
-    const info = ctx.state.attempts[a];
-    // Keys and training for attempt 0 start as soon as the round does.
-    if (a === 0 && !ctx.contribution.own && !info) await announceKey(ctx, 0);
+    const a = ctx.state.attempt;
     this.startTraining();
-    // Back from a pause: take messages in (the others' AttemptStart first of all), decide nothing.
-    const settling = ctx.liveness.settling(now, (waitedMs) => ctx.log.info({ round: ctx.state.round, attempt: a, waitedMs }, 'view of the network refreshed after a pause'));
-    if (!settling) skipDeadCandidates(ctx, now);
-    if (!info) {
-      ctx.setPhase(ctx.contribution.update ? 'keys' : 'training');
-      if (settling) return;
-      if (ctx.aggregator === ctx.self && a === 0) await this.role.openFirst(now);
-      return checkStartDeadline(ctx, now);
-    }
-    await tickParticipant(ctx, a);
-    const missing = ctx.collector.missing(a, info.participants);
-    if (await this.member.recheckRecord(a, missing)) return;
-    const masking = info.participants.includes(ctx.self) && !ctx.collector.has(a, ctx.self);
-    ctx.setPhase(missing.length ? (masking ? (ctx.contribution.update ? 'masking' : 'training') : 'collecting') : 'aggregating');
-    if (settling) return;
+    await announceKeys(ctx, a);
+    const d = ctx.book.of(a);
+    await deal(ctx, d);
+    await publishCryptogram(ctx, d);
+    await consent(ctx, d);
+    await reveal(ctx);
     const r = ctx.state.round;
-    if (ctx.aggregator === ctx.self) await this.role.tick(a, missing, now);
-    if (ctx.state.round !== r) return; // committed
-    if (await checkAttemptDeadline(ctx, a, missing, now)) await this.role.publishRecord(a, info.participants);
+    for (const x of ctx.book.all()) {
+      const done = tryUnmask(ctx, x);
+      if (done) return this.commit(done.next, done.hash, x.attempt, done.u3, done.u2);
+    }
+    ctx.setPhase(!d.u1 ? 'keys' : !d.u2 ? 'dealing' : !d.u3 ? (d.u2.body.members.includes(ctx.self) && !ctx.contribution.update ? 'training' : 'collecting') : 'unmasking');
+    // Back from a pause: take messages in, decide nothing.
+    const settling = ctx.liveness.settling(now, (waitedMs) => ctx.log.info({ round: r, attempt: a, waitedMs }, 'view of the network refreshed after a pause'));
+    if (settling) return;
+    await this.role.tick(a, now);
+    const why = failoverReason(ctx, now);
+    if (why && (await moveTo(ctx, a + 1, why))) await announceKeys(ctx, a + 1);
+    this.noteRevealStall(now);
+  }
+
+  /** This node revealed and the round has not completed for a while: say why it waits (PROTOCOL.md §8, stalls). */
+  private noteRevealStall(now: number): void {
+    const { ctx } = this;
+    const rv = ctx.state.revealed;
+    const t = ctx.manifest.timeouts;
+    if (!rv || now - ctx.state.lastProgressAt < t.collectMs + t.aggregateMs || !ctx.events.firstTime('reveal-stall')) return;
+    ctx.record('attempt-stalled', `round ${ctx.state.round} waits for attempt ${rv.attempt}: this node revealed its shares for it, and it completes once t = ${ctx.threshold} members' shares and every cryptogram of its U3 are here. No later attempt can replace it (the shares already public plus another aggregate would expose updates); only an admin-signed void record could end the round`);
   }
 
   private notePause(): void {
@@ -337,7 +413,7 @@ export class RoundEngine {
     const now = ctx.clock.now();
     ctx.liveness.noteOwn({ at: now, sentAt: now, version: ctx.global.version, hash: ctx.global.hash, round: s.round, attempt: s.attempt, phase: s.phase });
     try {
-      await ctx.send({ kind: MessageKind.Heartbeat, body: { sentAt: now, modelVersion: ctx.global.version, modelHash: fromHex(ctx.global.hash), phase: s.phase } });
+      await ctx.outbox.publish(ctx.sign({ kind: KindV2.Heartbeat, body: { sentAt: now, modelVersion: ctx.global.version, modelHash: fromHex(ctx.global.hash), phase: s.phase } }, s.attempt));
     } catch (err) {
       ctx.log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
@@ -347,23 +423,25 @@ export class RoundEngine {
     if (this.stopped) return;
     const { ctx } = this;
     const now = ctx.clock.now();
-    if (ctx.liveness.anyBehind(ctx.global.version, now)) await ctx.outbox.resendRecord(ctx.global.version);
+    if (ctx.liveness.anyBehind(ctx.global.version, now)) await ctx.outbox.resendPrevious();
     if (ctx.completed || ctx.sync.behind(ctx.global, now)) return; // this round is over elsewhere
-    await ctx.outbox.resendCurrent(ctx.state.round, ctx.state.attempt);
+    // an earlier attempt whose U3 lists this node may still become final: its cryptogram is still needed
+    const inU3 = new Set(ctx.book.all().filter((d) => d.u3?.body.members.includes(ctx.self)).map((d) => d.attempt));
+    await ctx.outbox.resendCurrent(ctx.state.round, ctx.state.attempt, inU3);
   }
 
   // ---------------------------------------------------------------- commit
 
-  /** A checked (or own) aggregate: evaluate it, then commit it as model version r. */
-  private async commit(next: Float32Array, hash: string, a: number, aggregator: string, participants: string[]): Promise<void> {
+  /** The unmasked aggregate of attempt a: evaluate it, then commit it as model version r. */
+  private async commit(next: Float32Array, hash: string, a: number, u3: string[], u2: string[]): Promise<void> {
     const { ctx } = this;
     const r = ctx.state.round;
     ctx.setPhase('verifying');
     const ev = await this.evaluate(next);
     const s = ctx.state;
     addPhaseTime(s, ctx.clock.now());
-    await this.finishRound(r, next, hash, { round: r, attempt: a, participants, aggregator, phaseSeconds: s.phaseSeconds, bytesIn: s.bytesIn, bytesOut: s.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, valAuc: ev.valAuc, completedAt: ctx.clock.now(), ...(ctx.contribution.uploadedRound === r && participants.includes(ctx.self) ? { uploaded: true } : {}) });
-    ctx.log.info({ round: r, attempt: a, participants: participants.length, modelHash: hash.slice(0, 16), testAuc: +ev.auc.toFixed(4), dataset: this.opts.trainer.dataset }, 'round complete');
+    await this.finishRound(r, next, hash, { round: r, attempt: a, participants: u3, masked: u2, aggregator: ctx.aggregatorOf(a), phaseSeconds: s.phaseSeconds, bytesIn: s.bytesIn, bytesOut: s.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, valAuc: ev.valAuc, completedAt: ctx.clock.now(), ...(ctx.contribution.uploadedRound === r && u3.includes(ctx.self) ? { uploaded: true } : {}) });
+    ctx.log.info({ round: r, attempt: a, participants: u3.length, modelHash: hash.slice(0, 16), testAuc: +ev.auc.toFixed(4), dataset: this.opts.trainer.dataset }, 'round complete');
   }
 
   /** A model fetched from a peer and verified (model-sync.ts): committed as version v, attempt −1. */
@@ -383,18 +461,16 @@ export class RoundEngine {
     return { ...test, valAuc: val.auc };
   }
 
-  /** Model version r is committed: persist it, start round r + 1, replay what was buffered for it. */
+  /** Model version r is committed (and round r erased): round r + 1 starts, with what was buffered for it. */
   private async finishRound(r: number, next: Float32Array, hash: string, summary: RoundSummary): Promise<void> {
     const { ctx } = this;
     const global = { version: r, hash };
     await ctx.store.commitModel(global, next, summary);
     this.summaries = [...this.summaries.filter((x) => x.round !== r), summary];
     ctx.advance(global, next);
-    this.member.newRound();
-    this.role.newRound();
     await ctx.persist();
     const pend = this.pending;
     this.pending = [];
-    for (const env of pend) await this.handle(env);
+    for (const p of pend) await this.handle(p.env, p.bytes);
   }
 }

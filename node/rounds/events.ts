@@ -4,11 +4,10 @@ import type { Logger } from '../log.ts';
 
 export type EventKind =
   | 'paused' // this process did not run for longer than the liveness window
-  | 'refused-attempt' // an AttemptStart broke a re-mask rule (PROTOCOL.md §4)
-  | 'rejected-aggregate' // an AggregateRecord did not check (PROTOCOL.md §5, aggregate check)
-  | 'split-attempt' // another AttemptStart with another set for an attempt this node follows
-  | 'attempt-stalled' // too few cryptograms for a re-mask, or no attempt left
-  | 'equivocation' // two different cryptograms from one member for one (r, a)
+  | 'refused-list' // the aggregator's U1, U2 or U3 list broke a rule (PROTOCOL.md §8): next attempt
+  | 'bad-dealing' // a dealer's share failed (complaint sent, or a proven complaint seen)
+  | 'attempt-stalled' // no attempt left, or the round waits for a final attempt's shares
+  | 'equivocation' // two different signed messages of one kind from one member for one (r, a)
   | 'bad-model' // a fetched model did not match its hash or size
   | 'fork-healed'; // this node adopted the model most live members hold for its version
 

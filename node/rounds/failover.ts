@@ -1,54 +1,49 @@
-// Deadlines and failover (node/rounds/README.md rule 2, 6): skip candidates known dead, fail over
-// an aggregator that misses its deadline, and report an attempt that cannot go on.
-import { stallReason } from './attempts.ts';
-import { participantQuorum } from '../manifest.ts';
+// Deadlines and failover (PROTOCOL.md §8): failover is moving to the next attempt, whose aggregator
+// is the next in the rotation. Never past a final attempt, never after this node revealed.
+import type { AttemptData } from './attempt-book.ts';
 import type { RoundContext } from './context.ts';
+import { consents, finalAttempt } from './participant.ts';
 
-/** Attempt 0: `trainingMs + collectMs` after it opened; later attempts: `keysMs + collectMs`. */
-export function collectDeadline(ctx: RoundContext, a: number): number {
+/** When the aggregator of d may sign U3 without every cryptogram: the collection deadline. */
+export function collectDeadline(ctx: RoundContext, d: AttemptData): number {
   const t = ctx.manifest.timeouts;
-  return ctx.state.attempts[a]!.openedAt + (a === 0 ? t.trainingMs : t.keysMs) + t.collectMs;
+  return Math.max(d.u2?.at ?? ctx.clock.now(), ctx.state.roundStartedAt + t.trainingMs) + t.collectMs;
 }
 
-/** Skips aggregator candidates that are known dead (never this node). */
-export function skipDeadCandidates(ctx: RoundContext, now: number): void {
-  for (let guard = 0; ctx.aggregator !== ctx.self && ctx.liveness.knownDead(ctx.aggregator, now) && guard < ctx.members.length; guard++) {
-    ctx.state.failover++;
-    ctx.log.info({ round: ctx.state.round, next: ctx.names([ctx.aggregator]) }, 'aggregator candidate not live; next');
-  }
-}
-
-/** No attempt opened `keysMs + aggregateMs` after the last progress: the next candidate. */
-export async function checkStartDeadline(ctx: RoundContext, now: number): Promise<void> {
+/** The deadline of the step this node waits for in attempt a (status page), or null. */
+export function stepDeadline(ctx: RoundContext, d: AttemptData | undefined): number {
   const t = ctx.manifest.timeouts;
-  if (now - ctx.state.lastProgressAt > t.keysMs + t.aggregateMs) await ctx.failover('no attempt opened in time');
+  if (!d?.u1) return ctx.state.attemptStartedAt + t.keysMs + t.aggregateMs;
+  if (!d.u2) return d.u1.at + t.keysMs + t.aggregateMs;
+  if (!d.u3) return collectDeadline(ctx, d) + t.aggregateMs;
+  return d.u3.at + t.aggregateMs;
 }
 
-/**
- * During attempt a: a stall is reported once; the aggregator is failed over when no record (all
- * cryptograms in) or no re-mask (some missing) came `aggregateMs` after it was due. Returns true
- * when this node just became the aggregator with every cryptogram in (it publishes the record).
- */
-export async function checkAttemptDeadline(ctx: RoundContext, a: number, missing: string[], now: number): Promise<boolean> {
+/** Why this node should leave the attempt it works in now, or null. */
+export function failoverReason(ctx: RoundContext, now: number): string | null {
+  if (ctx.state.revealed || finalAttempt(ctx)) return null;
+  const a = ctx.state.attempt;
+  const agg = ctx.aggregatorOf(a);
+  if (agg !== ctx.self && ctx.liveness.knownDead(agg, now)) return `aggregator ${ctx.names([agg])} is not live`;
+  const d = ctx.book.peek(a);
+  if (now <= stepDeadline(ctx, d)) return null;
+  if (!d?.u1) return 'no U1 list in time';
+  if (!d.u2) return 'no U2 list in time';
+  if (!d.u3) return 'no U3 list in time';
+  return consents(d) < ctx.threshold ? 'too few consents in time' : null;
+}
+
+/** Moves this node to attempt `a` (> its current one); false when no attempt is left. */
+export async function moveTo(ctx: RoundContext, a: number, why: string): Promise<boolean> {
   const s = ctx.state;
-  const info = s.attempts[a]!;
-  const { aggregateMs } = ctx.manifest.timeouts;
-  const deadline = collectDeadline(ctx, a);
-  if (missing.length && now > deadline + aggregateMs) noteStall(ctx, a, info.participants, missing);
-  const expected = missing.length === 0 ? Math.max(s.lastProgressAt, info.openedAt) + aggregateMs : deadline + aggregateMs;
-  if (now <= expected || now - s.lastProgressAt <= aggregateMs) return false;
-  await ctx.failover(missing.length === 0 ? 'no aggregate record in time' : 'no re-mask in time');
-  return ctx.aggregator === ctx.self && missing.length === 0;
-}
-
-/**
- * Past the deadline, with too few cryptograms for a re-mask (or no attempt left), the round
- * cannot go on until a missing site publishes: say so once, in words an operator can act on,
- * instead of only a failover line every `aggregateMs`.
- */
-function noteStall(ctx: RoundContext, a: number, participants: string[], missing: string[]): void {
-  const have = participants.length - missing.length;
-  const why = stallReason(a, have, participantQuorum(ctx.manifest), ctx.manifest.maxAttempts);
-  if (!why || !ctx.events.firstTime(`stall/${a}`)) return;
-  ctx.record('attempt-stalled', `round ${ctx.state.round} attempt ${a} is stalled: this node holds cryptograms from ${have} of ${participants.length} participants and ${why}; it goes on when ${ctx.names(missing)} publish${missing.length === 1 ? 'es' : ''} theirs (check that they are running and connected)`);
+  if (a <= s.attempt) return false;
+  if (a >= ctx.manifest.maxAttempts) {
+    if (ctx.events.firstTime('attempts-exhausted')) ctx.record('attempt-stalled', `round ${s.round} cannot go on: attempt ${s.attempt} failed (${why}) and no attempt is left (maxAttempts ${ctx.manifest.maxAttempts}); the round waits until the other members complete it`);
+    return false;
+  }
+  s.attempt = a;
+  s.attemptStartedAt = s.lastProgressAt = ctx.clock.now();
+  ctx.log.warn({ round: s.round, attempt: a, aggregator: ctx.names([ctx.aggregatorOf(a)]), why }, 'next attempt');
+  await ctx.persist();
+  return true;
 }

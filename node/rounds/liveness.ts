@@ -1,6 +1,6 @@
 // Who is live (PROTOCOL.md §4, node/rounds/README.md rules 1, 2 and 9): the members' signed
 // heartbeats, the (version, hash) each claims, and this node's own pauses. Decisions only.
-import type { HeartbeatBody } from '../../protocol/index.ts';
+import type { HeartbeatV2 as HeartbeatBody } from '../../protocol/v2/index.ts';
 import { toHex } from '../../protocol/index.ts';
 
 export interface PeerHeartbeat {

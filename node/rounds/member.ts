@@ -1,132 +1,222 @@
-// What every member does with the round's messages (node/rounds/README.md rules 4-7): collect
-// cryptogram chunks, follow or refuse an AttemptStart, check an AggregateRecord. The decisions
-// come from collector.ts, attempts.ts and records.ts; this applies them.
-import { toHex, type Envelope, type MessageKind } from '../../protocol/index.ts';
-import { judgeAttemptStart } from './attempts.ts';
-import { participantQuorum } from '../manifest.ts';
+// What every member does with the round's messages (PROTOCOL.md §7–§9): keep key announcements,
+// dealings, consents and reveals (equivocation excluded), open its shares and complain about bad
+// ones, judge complaints, reassemble cryptograms, and judge the aggregator's lists (accept, or
+// refuse and move to the next attempt). What this node then sends is participant.ts; unmasking
+// and commit are unmask.ts. Every accepted message is persisted (replayed after a restart).
+import { compareIds, equalBytes, toHex } from '../../protocol/index.ts';
+import { judgeComplaint, KindV2, listHash, openShares, shareKey, type EnvelopeV2 } from '../../protocol/v2/index.ts';
+import type { AttemptData, Equivocation, Signed } from './attempt-book.ts';
 import type { RoundContext } from './context.ts';
-import { announceKey } from './participant.ts';
-import { judgeRecord, recordTag } from './records.ts';
-import { candidateIndex } from './rotation.ts';
+import { judgeU1, judgeU2, judgeU3 } from './lists.ts';
 
-type Of<K extends MessageKind> = Envelope & { kind: K };
+type Of<K extends KindV2> = EnvelopeV2 & { kind: K };
 
 export interface MemberActions {
-  /** Commit the model a checked record made. */
-  commit(next: Float32Array, hash: string, a: number, aggregator: string, participants: string[]): Promise<void>;
+  /** Refuse attempt a's aggregator and move to the next attempt. */
+  refuse(a: number, why: string): Promise<void>;
+  /** Handle a deferred envelope again. */
+  rehandle(bytes: Uint8Array): Promise<void>;
 }
 
 export class MemberRole {
-  /** A record that could not be checked yet (cryptograms or keys missing), checked again by the tick. */
-  private pendingRecord: Of<MessageKind.AggregateRecord> | null = null;
+  /** True while envelopes persisted before a restart are handled again (nothing is re-persisted). */
+  replaying = false;
 
   constructor(
     private readonly ctx: RoundContext,
     private readonly act: MemberActions,
   ) {}
 
-  newRound(): void {
-    this.pendingRecord = null;
+  private async save(env: EnvelopeV2, bytes: Uint8Array): Promise<void> {
+    if (!this.replaying) await this.ctx.store.saveEnvelope(env.round, env.attempt, env.kind, env.sender, bytes);
   }
 
-  /** One chunk: stored when it completes a cryptogram; equivocation dropped and recorded. */
-  async onChunk(env: Of<MessageKind.CryptogramChunk>): Promise<void> {
+  private defer(d: AttemptData, bytes: Uint8Array): void {
+    if (d.deferred.length < 1024) d.deferred.push(bytes);
+  }
+
+  private async flush(d: AttemptData): Promise<void> {
+    const again = d.deferred;
+    d.deferred = [];
+    for (const b of again) await this.act.rehandle(b);
+  }
+
+  /** Two different signed messages of one kind from one member for one attempt: excluded for the round, evidence re-published once. */
+  async equivocated(e: Equivocation, a: number): Promise<void> {
     const { ctx } = this;
-    const { attempt: a, sender } = env;
-    const r = ctx.state.round;
-    const out = ctx.collector.addChunk(a, sender, env.body, ctx.state.attempts[a] ? ctx.attemptHash(a) : null);
+    if (ctx.excluded(e.sender)) return;
+    ctx.state.excluded.push(e.sender);
+    for (const d of ctx.book.all()) d.forget(e.sender);
+    ctx.record('equivocation', `${ctx.names([e.sender])} signed two different ${KindV2[e.kind]} messages for round ${ctx.state.round} attempt ${a}: excluded for the rest of the round`);
+    await ctx.persist();
+    // every honest member must see both to exclude it alike
+    if (!this.replaying && e.first && e.second) for (const b of [e.first, e.second]) await ctx.outbox.publish(b);
+    if (e.sender === ctx.aggregatorOf(a)) await this.act.refuse(a, 'it signed two different lists');
+  }
+
+  async onKeys(env: Of<KindV2.KeyAnnouncement>, bytes: Uint8Array): Promise<void> {
+    const d = this.ctx.book.of(env.attempt);
+    const kept = this.ctx.book.keep(d.keys, env.kind, env.sender, { body: env.body, bytes, at: this.ctx.clock.now() });
+    if (kept === 'new') await this.save(env, bytes);
+    else if (kept !== 'same') await this.equivocated(kept, env.attempt);
+  }
+
+  async onU1(env: Of<KindV2.U1List>, bytes: Uint8Array): Promise<void> {
+    const { ctx } = this;
+    const a = env.attempt;
+    const d = ctx.book.of(a);
+    const item = { body: env.body, bytes, at: ctx.clock.now(), hash: listHash(ctx.ref(a), env), hex: '' };
+    item.hex = toHex(item.hash);
+    if (d.u1) return d.u1.hex === item.hex ? undefined : this.equivocated({ sender: env.sender, kind: env.kind, first: d.u1.bytes, second: bytes }, a);
+    if (ctx.state.refused.includes(a)) return;
+    const why = env.sender === ctx.self ? null : judgeU1(ctx, d, env.body, item.at);
+    if (why) return this.act.refuse(a, `U1: ${why}`);
+    d.u1 = item;
+    await this.save(env, bytes);
+    ctx.state.lastProgressAt = item.at;
+    await this.flush(d);
+  }
+
+  async onDealing(env: Of<KindV2.ShareDealing>, bytes: Uint8Array): Promise<void> {
+    const { ctx } = this;
+    const a = env.attempt;
+    const d = ctx.book.of(a);
+    if (!d.u1) return this.defer(d, bytes);
+    const ids = d.u1.body.members.map((m) => m.id);
+    if (!ids.includes(env.sender)) return void ctx.log.info({ from: ctx.names([env.sender]), attempt: a }, 'dealing ignored: dealer not in U1');
+    if (!equalBytes(env.body.u1Hash, d.u1.hash)) return void ctx.log.info({ from: ctx.names([env.sender]), attempt: a }, 'dealing ignored: names another U1');
+    const want = ids.filter((id) => id !== env.sender).sort(compareIds);
+    if (env.body.entries.length !== want.length || env.body.entries.some((e, i) => e.to !== want[i])) return void ctx.log.warn({ from: ctx.names([env.sender]), attempt: a }, 'dealing ignored: entries do not cover U1');
+    const kept = ctx.book.keep(d.dealings, env.kind, env.sender, { body: env.body, bytes, at: ctx.clock.now() });
+    if (kept === 'same') return;
+    if (kept !== 'new') return this.equivocated(kept, a);
+    d.lastInputAt = ctx.clock.now();
+    await this.save(env, bytes);
+    await this.openOwnEntry(d, env.sender);
+    await this.flush(d);
+  }
+
+  /** Opens this node's entry of `dealer`'s dealing; on failure, complains with the pair key. */
+  private async openOwnEntry(d: AttemptData, dealer: string): Promise<void> {
+    const { ctx } = this;
+    const a = d.attempt;
+    const entry = d.dealings.get(dealer)!.body.entries.find((e) => e.to === ctx.self);
+    const mine = entry && (await ctx.contribution.storedSecrets(ctx.state.round, a));
+    if (!entry || !mine || d.held.has(dealer)) return;
+    const cPublic = d.u1!.body.members.find((m) => m.id === dealer)!.cPublic;
+    try {
+      d.held.set(dealer, openShares(ctx.ref(a), { id: ctx.self, cSecret: mine.cSecret }, { id: dealer, cPublic }, entry));
+    } catch (err) {
+      if (d.complained.has(dealer) || this.replaying) return;
+      d.complained.add(dealer);
+      ctx.record('bad-dealing', `${ctx.names([dealer])}'s shares for this node (round ${ctx.state.round} attempt ${a}) are bad (${(err as Error).message}); complaint sent`);
+      const pairKey = shareKey(ctx.ref(a), dealer, ctx.self, mine.cSecret, cPublic);
+      const b = ctx.sign({ kind: KindV2.Complaint, body: { ...ctx.binding(), u1Hash: d.u1!.hash, dealer, pairKey } }, a);
+      await ctx.store.saveEnvelope(ctx.state.round, a, KindV2.Complaint, `${ctx.self}-${dealer}`, b);
+      await ctx.publish(b, a, `complaint/${dealer}`);
+      await this.onComplaintFrom(d, ctx.self, dealer, pairKey);
+    }
+  }
+
+  async onComplaint(env: Of<KindV2.Complaint>, bytes: Uint8Array): Promise<void> {
+    const d = this.ctx.book.of(env.attempt);
+    if (!d.u1 || !d.dealings.has(env.body.dealer)) return this.defer(d, bytes);
+    if (!equalBytes(env.body.u1Hash, d.u1.hash)) return;
+    await this.save({ ...env, sender: `${env.sender}-${env.body.dealer}` } as EnvelopeV2, bytes);
+    await this.onComplaintFrom(d, env.sender, env.body.dealer, env.body.pairKey);
+  }
+
+  private async onComplaintFrom(d: AttemptData, from: string, dealer: string, pairKey: Uint8Array): Promise<void> {
+    const { ctx } = this;
+    const entry = d.dealings.get(dealer)?.body.entries.find((e) => e.to === from);
+    if (!entry || d.badDealers.has(dealer)) return;
+    let verdict: string;
+    try {
+      verdict = judgeComplaint(ctx.ref(d.attempt), dealer, entry, pairKey);
+    } catch (err) {
+      return void ctx.log.warn({ from: ctx.names([from]), dealer: ctx.names([dealer]), reason: (err as Error).message }, 'complaint refuted');
+    }
+    d.lastInputAt = ctx.clock.now();
+    if (verdict !== 'proven') return void ctx.log.info({ from: ctx.names([from]), dealer: ctx.names([dealer]) }, 'complaint not proven (the key does not open the share)');
+    d.badDealers.add(dealer);
+    ctx.record('bad-dealing', `${ctx.names([dealer])} dealt a share to ${ctx.names([from])} that misses its commitment (round ${ctx.state.round} attempt ${d.attempt}): left out of U2`);
+  }
+
+  async onU2(env: Of<KindV2.U2List>, bytes: Uint8Array): Promise<void> {
+    const { ctx } = this;
+    const a = env.attempt;
+    const d = ctx.book.of(a);
+    if (!d.u1) return this.defer(d, bytes);
+    const item = { body: env.body, bytes, at: ctx.clock.now(), hash: listHash(ctx.ref(a), env), hex: '' };
+    item.hex = toHex(item.hash);
+    if (d.u2) return d.u2.hex === item.hex ? undefined : this.equivocated({ sender: env.sender, kind: env.kind, first: d.u2.bytes, second: bytes }, a);
+    if (ctx.state.refused.includes(a)) return;
+    const why = env.sender === ctx.self ? null : judgeU2(ctx, d, env.body, item.at);
+    if (why) return this.act.refuse(a, `U2: ${why}`);
+    d.u2 = item;
+    await this.save(env, bytes);
+    for (const [sender, c] of d.cryptograms) if (c.u2Hash === item.hex && !this.replaying) await ctx.store.saveReceived(ctx.state.round, a, sender, c.c);
+    ctx.state.lastProgressAt = item.at;
+    await this.flush(d);
+  }
+
+  async onChunk(env: Of<KindV2.CryptogramChunk>): Promise<void> {
+    const { ctx } = this;
+    const a = env.attempt;
+    const d = ctx.book.of(a);
+    if (ctx.excluded(env.sender)) return;
+    const out = d.addChunk(env.sender, env.body, ctx.weights.length, ctx.clock.now());
     switch (out.kind) {
-      case 'foreign':
-        if (ctx.events.firstTime(`foreign/${a}/${sender}`)) ctx.log.info({ from: sender, round: r, attempt: a }, 'cryptogram masked for another attempt start ignored');
-        return;
       case 'equivocation':
-        // Two different cryptograms from one member for one (round, attempt): both dropped, recorded.
-        await ctx.store.dropReceived(r, `${a}/${sender}`);
-        ctx.record('equivocation', `${ctx.names([sender])} published two different cryptograms for round ${r} attempt ${a}; both dropped`);
-        return ctx.persist();
-      case 'complete':
-        await ctx.store.saveReceived(r, `${a}/${sender}`, out.cryptogram);
-        ctx.state.lastProgressAt = ctx.clock.now();
-        return ctx.changed();
+        // (no envelope pair to re-publish: every member receives both cryptograms' chunks anyway)
+        return this.equivocated({ sender: env.sender, kind: env.kind }, a);
       case 'bad':
-        return void ctx.log.warn({ from: sender, reason: out.reason }, 'chunk rejected');
+        return void ctx.log.warn({ from: ctx.names([env.sender]), reason: out.reason }, 'chunk rejected');
+      case 'complete':
+        if (d.u2 && out.cryptogram.u2Hash === d.u2.hex) await ctx.store.saveReceived(ctx.state.round, a, env.sender, out.cryptogram.c);
+        ctx.state.lastProgressAt = ctx.clock.now();
+        ctx.changed();
     }
   }
 
-  /** An AttemptStart: followed (first valid one wins), refused (failover), or recorded as a split. */
-  async onAttemptStart(env: Of<MessageKind.AttemptStart>): Promise<void> {
+  async onU3(env: Of<KindV2.U3List>, bytes: Uint8Array): Promise<void> {
     const { ctx } = this;
     const a = env.attempt;
-    const { participants } = env.body;
-    const d = judgeAttemptStart(a, env.sender, env.body, {
-      state: ctx.state, members: ctx.members, minParticipants: participantQuorum(ctx.manifest), globalHash: ctx.global.hash,
-      holds: (at, p) => ctx.collector.has(at, p), names: (ids) => ctx.names(ids),
-    });
-    switch (d.kind) {
-      case 'known':
-        return;
-      case 'ignore':
-        return void ctx.log.info({ from: env.sender, round: ctx.state.round, attempt: a }, d.why);
-      case 'split': {
-        // PROTOCOL.md §5, split attempts: made visible once per sender
-        if (!ctx.events.firstTime(`split/${a}/${env.sender}`)) return;
-        const accepted = ctx.state.attempts[a]!;
-        return ctx.record('split-attempt', `${ctx.names([env.sender])} opened attempt ${a} of round ${ctx.state.round} with ${ctx.names(participants)}; this node follows ${ctx.names([accepted.aggregator])}'s with ${ctx.names(accepted.participants)}`);
-      }
-      case 'refuse':
-        ctx.record('refused-attempt', `refusing attempt ${a} of round ${ctx.state.round} from ${ctx.names([env.sender])}: ${d.why}`);
-        if (!ctx.state.refused.includes(`${a}/${env.sender}`)) ctx.state.refused.push(`${a}/${env.sender}`);
-        return ctx.failover(`aggregator ${ctx.names([env.sender])} misbehaved`);
-    }
-    const s = ctx.state;
-    s.attempts[a] = { aggregator: env.sender, participants, openedAt: ctx.clock.now() };
-    s.failover = Math.max(s.failover, candidateIndex(ctx.members, s.round, env.sender, s.failover + ctx.members.length)!);
-    if (a > s.attempt) {
-      s.attempt = a;
-      ctx.contribution.newAttempt();
-      ctx.log.info({ round: s.round, attempt: a, participants: participants.length, reason: env.body.reason }, 're-mask: new attempt');
-      if (participants.includes(ctx.self)) await announceKey(ctx, a);
-    }
-    s.lastProgressAt = ctx.clock.now();
-    await ctx.persist(); // before the phase change (a crash point): the attempt followed survives a crash
-    ctx.setPhase(participants.includes(ctx.self) ? 'masking' : 'collecting');
+    const d = ctx.book.of(a);
+    if (!d.u2) return this.defer(d, bytes);
+    const item = { body: env.body, bytes, at: ctx.clock.now(), hash: listHash(ctx.ref(a), env), hex: '' };
+    item.hex = toHex(item.hash);
+    if (d.u3) return d.u3.hex === item.hex ? undefined : this.equivocated({ sender: env.sender, kind: env.kind, first: d.u3.bytes, second: bytes }, a);
+    if (ctx.state.refused.includes(a)) return;
+    const why = env.sender === ctx.self ? null : judgeU3(ctx, d, env.body, item.at);
+    if (why) return this.act.refuse(a, `U3: ${why}`);
+    d.u3 = item;
+    await this.save(env, bytes);
+    ctx.state.lastProgressAt = item.at;
+    await this.flush(d);
   }
 
-  /** An AggregateRecord: committed when it checks, rejected (once; failover) when not, kept when it cannot be checked yet. */
-  async onAggregateRecord(env: Of<MessageKind.AggregateRecord>): Promise<void> {
+  async onConsent(env: Of<KindV2.Consent>, bytes: Uint8Array): Promise<void> {
+    const d = this.ctx.book.of(env.attempt);
+    const kept = this.ctx.book.keep(d.consents, env.kind, env.sender, { body: env.body, bytes, at: this.ctx.clock.now() });
+    if (kept === 'new') await this.save(env, bytes);
+    else if (kept !== 'same') await this.equivocated(kept, env.attempt);
+  }
+
+  async onReveal(env: Of<KindV2.Reveal>, bytes: Uint8Array): Promise<void> {
     const { ctx } = this;
     const a = env.attempt;
-    const d = judgeRecord(a, env.sender, env.body, {
-      state: ctx.state, globalHash: ctx.global.hash, weights: ctx.weights, aggregator: ctx.aggregator,
-      cryptogram: (at, p) => ctx.collector.get(at, p), params: (at) => ctx.params(at), names: (ids) => ctx.names(ids),
-    });
-    switch (d.kind) {
-      case 'judged-before':
-        return;
-      case 'not-aggregator':
-        return void ctx.log.info({ from: env.sender, round: ctx.state.round, attempt: a }, 'aggregate record ignored: not from the aggregator of the attempt');
-      case 'unseen-attempt':
-      case 'wait':
-        ctx.sync.pendingRecordHash = toHex(env.body.newModelHash);
-        if (d.kind === 'wait') this.pendingRecord = env;
-        return;
-      case 'reject':
-        ctx.record('rejected-aggregate', `aggregate record for round ${ctx.state.round} attempt ${a} from ${ctx.names([env.sender])} rejected: ${d.why}`);
-        ctx.state.refused.push(recordTag(a, env.sender));
-        // a bad record for an earlier attempt (late, or replayed) says nothing about this attempt's aggregator
-        return a < ctx.state.attempt ? undefined : ctx.failover('aggregator published a wrong record');
-      case 'accept':
-        return this.act.commit(d.next, d.hash, a, env.sender, ctx.state.attempts[a]!.participants);
+    const other = ctx.book.revealedBy.get(env.sender);
+    if (other !== undefined && other !== a) {
+      const first = ctx.book.of(other).reveals.get(env.sender)!.bytes;
+      return this.equivocated({ sender: env.sender, kind: env.kind, first, second: bytes }, a);
     }
-  }
-
-  /** Once every cryptogram of attempt a is in, the record kept for it is checked again. Returns true when the round committed. */
-  async recheckRecord(a: number, missing: readonly string[]): Promise<boolean> {
-    const rec = this.pendingRecord;
-    if (missing.length || rec?.attempt !== a) return false;
-    this.pendingRecord = null;
-    const r = this.ctx.state.round;
-    await this.onAggregateRecord(rec);
-    return this.ctx.state.round !== r;
+    const d = ctx.book.of(a);
+    const kept = ctx.book.keep(d.reveals, env.kind, env.sender, { body: env.body, bytes, at: ctx.clock.now() } as Signed<typeof env.body>);
+    if (kept === 'same') return;
+    if (kept !== 'new') return this.equivocated(kept, a);
+    ctx.book.revealedBy.set(env.sender, a);
+    await this.save(env, bytes);
+    ctx.state.lastProgressAt = ctx.clock.now();
   }
 }

@@ -3,7 +3,8 @@
 // answers travel on direct streams (Network.request; PROTOCOL.md §5: ModelResponse ≤ 64 MiB), never
 // on gossip, so a model of any allowed size syncs.
 import { sha256 } from '@noble/hashes/sha2.js';
-import { fromHex, MAX_ENVELOPE_BYTES, MAX_MODEL_ENVELOPE_BYTES, MessageKind, modelBytes, toHex, type Envelope, type Message } from '../../protocol/index.ts';
+import { fromHex, modelBytes, toHex } from '../../protocol/index.ts';
+import { KindV2 as MessageKind, MAX_ENVELOPE_BYTES_V2 as MAX_ENVELOPE_BYTES, MAX_MODEL_ENVELOPE_BYTES_V2 as MAX_MODEL_ENVELOPE_BYTES, type EnvelopeV2 as Envelope, type MessageV2 as Message } from '../../protocol/v2/index.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Logger } from '../log.ts';
 import type { EventKind } from './events.ts';
@@ -46,8 +47,6 @@ export interface SyncIO {
 }
 
 export class ModelSync {
-  /** newModelHash of a signed AggregateRecord this node saw but could not check (missed start, missing cryptograms or keys). */
-  pendingRecordHash: string | null = null;
   private lastRequest = 0;
   private readonly lastResponse = new Map<string, number>();
   private fetching = false;
@@ -59,17 +58,12 @@ export class ModelSync {
     private readonly io: SyncIO,
   ) {}
 
-  /** A new round: the record seen for the last one is settled. */
-  newRound(): void {
-    this.pendingRecordHash = null;
-  }
-
   /**
-   * Behind for sure: this node saw a signed record it could not apply, or more than half of the
+   * Behind for sure: more than half of the
    * other live members (at least two) report a newer model.
    */
   behindConfirmed(global: GlobalModel, now: number): boolean {
-    return this.pendingRecordHash !== null || this.liveness.majorityAhead(global.version, now);
+    return this.liveness.majorityAhead(global.version, now);
   }
 
   /** Behind a live member, and confirmed: this round is over elsewhere (nothing of it is re-sent). */
@@ -95,7 +89,7 @@ export class ModelSync {
     }
     this.behindSince ??= now;
     // Behind: a live member already holds a newer model. Give an in-flight commit a moment, then ask.
-    const stuck = best > global.version + 1 || this.pendingRecordHash !== null || now - this.behindSince > BEHIND_GRACE_MS;
+    const stuck = best > global.version + 1 || now - this.behindSince > BEHIND_GRACE_MS;
     if (!stuck || now - this.lastRequest < REQUEST_EVERY_MS) return null;
     this.lastRequest = now;
     return best;
@@ -112,14 +106,14 @@ export class ModelSync {
 
   /**
    * A fetched model. Taken only when newer than this node's (or the majority's for its own version),
-   * matching its hash and size, and vouched for by another member too: a signed aggregate record
-   * this node saw, or a heartbeat of a member other than the sender claiming (version, hash).
+   * matching its hash and size, and vouched for by another member too: a heartbeat of a member
+   * other than the sender claiming (version, hash).
    */
   judgeResponse(sender: string, version: number, hash: string, bytes: Uint8Array, global: GlobalModel, modelWords: number, now: number): ResponseDecision {
     if (version < global.version || (version === global.version && (hash === global.hash || !this.liveness.outvoted(global.version, global.hash, now)))) return { kind: 'ignore' };
     if (toHex(sha256(bytes)) !== hash) return { kind: 'bad', why: 'does not match its hash' };
     if (bytes.length !== modelWords * 4) return { kind: 'bad', why: 'model of the wrong size' };
-    if (this.pendingRecordHash !== hash && this.liveness.vouchers(version, hash, sender).length === 0) return { kind: 'ignore' };
+    if (this.liveness.vouchers(version, hash, sender).length === 0) return { kind: 'ignore' };
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
     const weights = new Float32Array(modelWords);
     for (let i = 0; i < modelWords; i++) weights[i] = dv.getFloat32(4 * i, true);

@@ -1,14 +1,23 @@
-// Sending: every message this node signs goes out here. Messages of the current attempt are
+// Sending: every message this node signs goes out here. This node's messages of the round are
 // re-sent until the round commits (gossip gives no delivery guarantee; each copy carries a new
-// gossip nonce), and the last aggregate record is re-sent while a live member is behind.
-import { encodeEnvelope, type Message } from '../../protocol/index.ts';
+// gossip nonce): those of the attempt it works in, and consents and reveals of any attempt (a final
+// attempt completes even after later ones opened).
+import { encodeEnvelopeV2, type MessageV2 } from '../../protocol/v2/index.ts';
 import type { Network } from '../types.ts';
 
+interface Tagged {
+  round: number;
+  attempt: number;
+  /** Re-sent whatever attempt this node is in. */
+  always: boolean;
+  bytes: Uint8Array;
+}
+
 export class Outbox {
-  /** Envelopes of the current attempt, by `${round}/${attempt}/...` tag. */
-  private readonly resend = new Map<string, Uint8Array>();
-  /** The last aggregate record this node published as aggregator, and the model version it made. */
-  private lastRecord: { version: number; bytes: Uint8Array } | null = null;
+  /** Envelopes to re-send, by tag. */
+  private readonly resend = new Map<string, Tagged>();
+  /** The last committed round's envelopes (all public), re-sent while a live member is still in that round. */
+  private previous: Uint8Array[] = [];
 
   constructor(
     private readonly network: Network,
@@ -19,44 +28,42 @@ export class Outbox {
     private readonly sent: (bytes: number) => void,
   ) {}
 
-  /** Signs and gossips `message` for (round, attempt); with a tag, it is re-sent until the round commits. Returns the envelope. */
-  async send(message: Message, round: number, attempt: number, resendTag?: string): Promise<Uint8Array> {
-    const bytes = this.sign(message, round, attempt);
+  /** Signs `message` for (round, attempt). */
+  sign(message: MessageV2, round: number, attempt: number): Uint8Array {
+    return encodeEnvelopeV2({ consortium: this.consortium, round, attempt, sender: this.self }, message, this.signingSecret);
+  }
+
+  /** Gossips signed bytes; with a tag, they are re-sent until the round commits. */
+  async publish(bytes: Uint8Array, tag?: { name: string; round: number; attempt: number; always?: boolean }): Promise<void> {
+    if (tag) this.resend.set(tag.name, { round: tag.round, attempt: tag.attempt, always: tag.always ?? false, bytes });
     this.sent(bytes.length);
-    if (resendTag) this.resend.set(resendTag, bytes);
     await this.network.publish(bytes);
-    return bytes;
   }
 
-  /** Signs without sending (a direct-stream request or answer). */
-  sign(message: Message, round: number, attempt: number): Uint8Array {
-    return encodeEnvelope({ consortium: this.consortium, round, attempt, sender: this.self }, message, this.signingSecret);
-  }
-
-  /** Re-sends every tagged envelope of (round, attempt); drops the others. */
-  async resendCurrent(round: number, attempt: number): Promise<void> {
-    for (const [tag, bytes] of this.resend) {
-      if (!tag.startsWith(`${round}/${attempt}/`)) {
-        this.resend.delete(tag);
+  /** Re-sends the tagged envelopes of `round` for attempt ≥ `attempt`, the `always` ones and those of `alsoAttempts`; drops other rounds'. */
+  async resendCurrent(round: number, attempt: number, alsoAttempts: ReadonlySet<number> = new Set()): Promise<void> {
+    for (const [name, t] of this.resend) {
+      if (t.round !== round) {
+        this.resend.delete(name);
         continue;
       }
-      this.sent(bytes.length);
-      await this.network.publish(bytes);
+      if (!t.always && t.attempt < attempt && !alsoAttempts.has(t.attempt)) continue;
+      this.sent(t.bytes.length);
+      await this.network.publish(t.bytes);
     }
   }
 
-  /** Remembers the record envelope this node committed `version` with. */
-  keepRecord(version: number, bytes: Uint8Array): void {
-    this.lastRecord = { version, bytes };
+  /** Re-sends the last committed round's envelopes (a member still in it may lack this node's reveal). */
+  async resendPrevious(): Promise<void> {
+    for (const b of this.previous) {
+      this.sent(b.length);
+      await this.network.publish(b);
+    }
   }
 
-  /** Re-sends the record that made `version`, if this node made it. */
-  async resendRecord(version: number): Promise<void> {
-    if (this.lastRecord && this.lastRecord.version === version) await this.network.publish(this.lastRecord.bytes);
-  }
-
-  /** The round committed: nothing of it is re-sent any more. */
+  /** The round committed: its envelopes are re-sent only to members still in it. */
   newRound(): void {
+    this.previous = [...this.resend.values()].map((t) => t.bytes);
     this.resend.clear();
   }
 }

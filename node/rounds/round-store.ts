@@ -1,5 +1,7 @@
-// Everything the round logic persists, under which key (node/rounds/README.md §11). Writes that
-// must survive a crash together are one batch. The store itself is injected (level in production).
+// Everything the round logic persists, under which key (node/rounds/README.md). Everything of round
+// r that is secret or private (secrets, shares, dealings, the plaintext update, cryptograms, every
+// received round message) lives under `round/<r>/` and is deleted when the round commits
+// (erasure, PROTOCOL.md); the model and the round summary stay. The store itself is injected.
 import type { KeyValueStore } from '../runtime/kv-store.ts';
 import { bytesF32, bytesU32, f32bytes, u32bytes } from '../storage/store.ts';
 import type { RoundSummary } from '../types.ts';
@@ -7,12 +9,25 @@ import type { GlobalModel, RoundState } from './state.ts';
 
 export const modelKey = (v: number): string => `model/${String(v).padStart(8, '0')}`;
 const summaryKey = (r: number): string => `summary/${String(r).padStart(8, '0')}`;
+/** The prefix of everything round r keeps until it commits. */
+export const roundPrefix = (r: number): string => `round/${String(r).padStart(8, '0')}/`;
+const attemptKey = (a: number): string => String(a).padStart(4, '0');
 
-/** This node's ephemeral X25519 key for (r, a) and the sample count it announced with it. */
-export interface StoredKey {
-  secret: string;
-  public: string;
+/** This node's secrets for (r, a), hex, and the sample count it announced with them. */
+export interface StoredSecrets {
+  cSecret: string;
+  cPublic: string;
+  sSecret: string;
+  sPublic: string;
+  selfSeed: string;
   samples: number;
+}
+
+/** This node's dealing for (r, a): its own shares (kept) and the signed envelope it sends. */
+export interface StoredDealing {
+  ownS: string;
+  ownB: string;
+  envelope: string;
 }
 
 export class RoundStore {
@@ -33,15 +48,20 @@ export class RoundStore {
     for (const k of await this.kv.keys('summary/')) out.push((await this.kv.get<RoundSummary>(k))!);
     return out;
   }
-  /** Model version `global.version`, the global pointer and (if any) the round's summary, atomically; then the round's received cryptograms go. */
+  /** Model version `global.version`, the global pointer and (if any) the round's summary, atomically; then everything of that round is erased. */
   async commitModel(global: GlobalModel, weights: Float32Array, summary: RoundSummary | null): Promise<void> {
     await this.kv.batch([
       { type: 'putBytes', key: modelKey(global.version), value: f32bytes(weights) },
       { type: 'put', key: 'global', value: global },
       ...(summary ? [{ type: 'put' as const, key: summaryKey(global.version), value: summary }] : []),
     ]);
-    await this.kv.delPrefix(`recv/${global.version}/`);
-    await this.kv.delPrefix(`peerkeys/${global.version}/`);
+    await this.eraseUpTo(global.version);
+  }
+  /** Erasure: deletes the round data of every round ≤ `version` (a crash between commit and erasure is finished here at the next start). */
+  async eraseUpTo(version: number): Promise<void> {
+    for (const k of await this.kv.keys('round/')) {
+      if (Number(k.split('/')[1]) <= version) await this.kv.batch([{ type: 'del', key: k }]);
+    }
   }
 
   // ---- the round record
@@ -54,16 +74,16 @@ export class RoundStore {
 
   // ---- this node's contribution
   async update(r: number): Promise<{ delta: Float32Array; samples: number; uploaded: boolean } | null> {
-    const u = await this.kv.getBytes(`update/${r}`);
-    const meta = await this.kv.get<{ samples: number; uploaded?: boolean }>(`updatemeta/${r}`);
+    const u = await this.kv.getBytes(`${roundPrefix(r)}update`);
+    const meta = await this.kv.get<{ samples: number; uploaded?: boolean }>(`${roundPrefix(r)}updatemeta`);
     return u && meta ? { delta: bytesF32(u), samples: meta.samples, uploaded: meta.uploaded === true } : null;
   }
   /** Round r's update; one made from uploaded weights consumes them in the same batch, so a crash
    * can neither lose the upload nor use it twice. */
   saveUpdate(r: number, delta: Float32Array, samples: number, uploaded = false): Promise<void> {
     return this.kv.batch([
-      { type: 'putBytes', key: `update/${r}`, value: f32bytes(delta) },
-      { type: 'put', key: `updatemeta/${r}`, value: uploaded ? { samples, uploaded } : { samples } },
+      { type: 'putBytes', key: `${roundPrefix(r)}update`, value: f32bytes(delta) },
+      { type: 'put', key: `${roundPrefix(r)}updatemeta`, value: uploaded ? { samples, uploaded } : { samples } },
       ...(uploaded ? [{ type: 'del' as const, key: 'external-weights' }] : []),
     ]);
   }
@@ -74,43 +94,50 @@ export class RoundStore {
   saveExternalWeights(w: Float32Array): Promise<void> {
     return this.kv.putBytes('external-weights', f32bytes(w));
   }
-  key(r: number, a: number): Promise<StoredKey | undefined> {
-    return this.kv.get<StoredKey>(`keys/${r}/${a}`);
+  secrets(r: number, a: number): Promise<StoredSecrets | undefined> {
+    return this.kv.get<StoredSecrets>(`${roundPrefix(r)}secrets/${attemptKey(a)}`);
   }
-  saveKey(r: number, a: number, key: StoredKey): Promise<void> {
-    return this.kv.put(`keys/${r}/${a}`, key);
+  saveSecrets(r: number, a: number, s: StoredSecrets): Promise<void> {
+    return this.kv.put(`${roundPrefix(r)}secrets/${attemptKey(a)}`, s);
+  }
+  dealing(r: number, a: number): Promise<StoredDealing | undefined> {
+    return this.kv.get<StoredDealing>(`${roundPrefix(r)}dealing/${attemptKey(a)}`);
+  }
+  saveDealing(r: number, a: number, d: StoredDealing): Promise<void> {
+    return this.kv.put(`${roundPrefix(r)}dealing/${attemptKey(a)}`, d);
   }
   async ownCryptogram(r: number, a: number): Promise<Uint32Array | undefined> {
-    const b = await this.kv.getBytes(`crypt/${r}/${a}`);
+    const b = await this.kv.getBytes(`${roundPrefix(r)}crypt/${attemptKey(a)}`);
     return b ? bytesU32(b) : undefined;
   }
   saveOwnCryptogram(r: number, a: number, c: Uint32Array): Promise<void> {
-    return this.kv.putBytes(`crypt/${r}/${a}`, u32bytes(c));
+    return this.kv.putBytes(`${roundPrefix(r)}crypt/${attemptKey(a)}`, u32bytes(c));
   }
 
-  // ---- the other members' key announcements of round r (a restarted aggregator needs them to decode)
-  async peerKeys(r: number): Promise<{ attempt: number; sender: string; publicKey: string; samples: number }[]> {
-    const out = [];
-    for (const k of await this.kv.keys(`peerkeys/${r}/`)) out.push((await this.kv.get<{ attempt: number; sender: string; publicKey: string; samples: number }>(k))!);
+  // ---- round messages accepted here (own ones included), replayed after a restart
+  async envelopes(r: number): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    for (const k of await this.kv.keys(`${roundPrefix(r)}env/`)) out.push((await this.kv.getBytes(k))!);
     return out;
   }
-  savePeerKey(r: number, attempt: number, sender: string, publicKey: string, samples: number): Promise<void> {
-    return this.kv.put(`peerkeys/${r}/${attempt}/${sender}`, { attempt, sender, publicKey, samples });
+  /** `tag` orders the replay: attempt, then kind (lists before what depends on them). */
+  saveEnvelope(r: number, a: number, kind: number, sender: string, bytes: Uint8Array): Promise<void> {
+    return this.kv.putBytes(`${roundPrefix(r)}env/${attemptKey(a)}/${String(kind).padStart(2, '0')}/${sender}`, bytes);
   }
 
-  // ---- cryptograms received in round r, keyed `${attempt}/${sender}`
-  async received(r: number): Promise<Map<string, Uint32Array>> {
-    const out = new Map<string, Uint32Array>();
-    for (const k of await this.kv.keys(`recv/${r}/`)) {
-      const [, , a, sender] = k.split('/');
-      out.set(`${a}/${sender}`, bytesU32((await this.kv.getBytes(k))!));
+  // ---- complete cryptograms received in round r (bound to the U2 this node accepted)
+  async received(r: number): Promise<{ attempt: number; sender: string; c: Uint32Array }[]> {
+    const out = [];
+    for (const k of await this.kv.keys(`${roundPrefix(r)}recv/`)) {
+      const [, , , a, sender] = k.split('/');
+      out.push({ attempt: Number(a), sender: sender!, c: bytesU32((await this.kv.getBytes(k))!) });
     }
     return out;
   }
-  saveReceived(r: number, id: string, c: Uint32Array): Promise<void> {
-    return this.kv.putBytes(`recv/${r}/${id}`, u32bytes(c));
+  saveReceived(r: number, a: number, sender: string, c: Uint32Array): Promise<void> {
+    return this.kv.putBytes(`${roundPrefix(r)}recv/${attemptKey(a)}/${sender}`, u32bytes(c));
   }
-  dropReceived(r: number, id: string): Promise<void> {
-    return this.kv.batch([{ type: 'del', key: `recv/${r}/${id}` }]);
+  dropReceived(r: number, a: number, sender: string): Promise<void> {
+    return this.kv.batch([{ type: 'del', key: `${roundPrefix(r)}recv/${attemptKey(a)}/${sender}` }]);
   }
 }

@@ -2,25 +2,24 @@
 // only functions that create it or change its phase.
 import type { RoundPhase } from '../types.ts';
 
-export interface AttemptInfo {
-  aggregator: string;
-  participants: string[];
-  openedAt: number;
-}
-
 export interface RoundState {
   round: number;
+  /** The attempt this node works in (its aggregator: rotation order index a mod N). */
   attempt: number;
-  failover: number;
   phase: RoundPhase;
   roundStartedAt: number;
+  /** When this node entered the current attempt (its keys deadline counts from here). */
+  attemptStartedAt: number;
   phaseStartedAt: number;
   phaseSeconds: Partial<Record<RoundPhase, number>>;
-  attempts: Record<number, AttemptInfo>;
-  /** `${attempt}/${aggregator}` of attempt starts and `record/${attempt}/${aggregator}` of aggregate records this node refused. */
-  refused: string[];
-  /** `${attempt}/${member}` of members that published two different cryptograms for one attempt. */
-  equivocators: string[];
+  /** Members that signed two different messages of one kind for one attempt of this round. */
+  excluded: string[];
+  /** `${attempt}` of attempts whose aggregator this node refused (it moved on once). */
+  refused: number[];
+  /** The consent this node sent per attempt: H(U3) in hex (at most one per (r, a)). */
+  consented: Record<number, string>;
+  /** The reveal decision (at most one per round, i.e. per base model), persisted before sending. */
+  revealed: { attempt: number; u3Hash: string } | null;
   bytesIn: number;
   bytesOut: number;
   lastProgressAt: number;
@@ -35,7 +34,7 @@ export interface GlobalModel {
 /** Round `round` just begun at `now`; `done` once past the plan's rounds. */
 export function freshState(round: number, now: number, plannedRounds: number): RoundState {
   const phase: RoundPhase = round > plannedRounds ? 'done' : 'keys';
-  return { round, attempt: 0, failover: 0, phase, roundStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, attempts: {}, refused: [], equivocators: [], bytesIn: 0, bytesOut: 0, lastProgressAt: now };
+  return { round, attempt: 0, phase, roundStartedAt: now, attemptStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, excluded: [], refused: [], consented: {}, revealed: null, bytesIn: 0, bytesOut: 0, lastProgressAt: now };
 }
 
 /** Moves the round to `phase`, adding the time spent in the previous one; false if it is there already. */

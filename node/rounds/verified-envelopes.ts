@@ -4,7 +4,7 @@
 // signature checks were the largest single CPU cost. A hit needs byte-identical input, so a
 // cached verdict never covers different bytes. Bounded in entries and bytes (a chunk flood cannot
 // grow it).
-import type { Envelope } from '../../protocol/index.ts';
+import type { EnvelopeV2 as Envelope } from '../../protocol/v2/index.ts';
 
 const MAX_ENTRIES = 64;
 const MAX_BYTES = 4 << 20; // ≥ 3 full 1 MiB chunks: enough for the validator → handler hand-over

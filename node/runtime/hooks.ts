@@ -5,7 +5,9 @@
 export type CrashPoint = string;
 
 /** How a faulty aggregator misbehaves (fault suite only). */
-export type AggregatorFault = 'equivocate' | 'bad-aggregate' | 'false-dropout';
+// equivocate: two different cryptograms as a member; false-dropout: U3 leaves out a member whose
+// cryptogram it holds; split-u3: a second, different U3 list for the same attempt.
+export type AggregatorFault = 'equivocate' | 'false-dropout' | 'split-u3';
 
 export interface EngineHooks {
   /** Called on reaching `point` of `round`; a test implementation may kill the process or, in the

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signingPublicKey } from '../../protocol/index.ts';
+import { UserError } from '../errors.ts';
 import { initIdentity, loadOrCreateAdminKey } from '../identity.ts';
 import { createManifest, DEFAULT_PLAN, signManifest, type Manifest } from '../manifest.ts';
 import { loadMedMnist } from '../training/dataset.ts';
@@ -27,7 +28,6 @@ export interface TestbedOptions {
   epochs?: number;
   split?: string;
   timeouts?: Partial<Manifest['timeouts']>;
-  minParticipants?: number;
   maxAttempts?: number;
   /** Seed of the model's initial weights and the sites' shuffling (manifest model.seed). */
   seed?: number;
@@ -106,12 +106,13 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
     adminPublicKey: signingPublicKey(adminKey),
     plan: { rounds: opts.rounds, localEpochs: opts.epochs ?? DEFAULT_PLAN.localEpochs, ...(opts.learningRate ? { learningRate: opts.learningRate } : {}) },
     timeouts: { heartbeatMs: 500, livenessMs: 4000, keysMs: 8000, trainingMs: 60000, collectMs: 10000, aggregateMs: 8000, ...opts.timeouts },
-    minParticipants: opts.minParticipants ?? 2,
-    maxAttempts: opts.maxAttempts ?? 4,
+    ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
     seed: opts.seed,
   });
+  // each site's certified maxSamples: its share of the training split (the testbed partitions it)
   const sizes = await partitionSizes(opts);
-  manifest = { ...manifest, members: sites.map((s, i) => ({ name: `hospital-${String.fromCharCode(97 + i)}`, peerId: s.peerId, ...(sizes ? { maxSamples: sizes[i]! } : {}) })) };
+  if (!sizes) throw new UserError(`${opts.data}: cannot read the dataset to size each site's share (maxSamples)`);
+  manifest = { ...manifest, members: sites.map((s, i) => ({ name: `hospital-${String.fromCharCode(97 + i)}`, peerId: s.peerId, maxSamples: sizes[i]! })) };
   manifest = signManifest(manifest, adminKey);
   const manifestPath = join(dir, 'manifest.json');
   await writeFile(manifestPath, JSON.stringify(manifest, null, 2));

@@ -5,7 +5,8 @@
 //   committed participants' updates (from the trainers' ledger), within the quantization bound;
 // - no engine step fails with an error other than a simulated crash;
 // and, once faults stop, liveness: every honest node finishes the plan on one model.
-import { dequantize, quantizationScale } from '../../protocol/index.ts';
+import { dequantize } from '../../protocol/index.ts';
+import { exactScale } from '../../protocol/v2/index.ts';
 import type { SimWorld } from './sim-world.ts';
 import { modelHash } from './sim-trainer.ts';
 
@@ -44,7 +45,7 @@ export class Checker {
       this.seen.set(n.id, tag);
       const s = e.summaries.find((x) => x.round === g.version);
       this.onModel(n.name, g.version, g.hash, e.currentWeights(), s?.attempt ?? -1);
-      if (g.version > 0 && s && s.attempt >= 0 && this.committed.get(g.version)?.by === n.name) this.checkFedAvg(g.version, s.participants);
+      if (g.version > 0 && s && s.attempt >= 0 && this.committed.get(g.version)?.by === n.name) this.checkFedAvg(g.version, s.participants, s.masked ?? s.participants);
     }
   }
 
@@ -71,7 +72,8 @@ export class Checker {
     if (prior.hash !== hash) this.violation(`agreement: ${node} holds v${version} ${hash.slice(0, 12)} (attempt ${attempt}), ${prior.by} committed ${prior.hash.slice(0, 12)} (attempt ${prior.attempt})`);
   }
 
-  private checkFedAvg(version: number, participants: string[]): void {
+  /** v2 encoding: weights over U2 (`masked`), the sum over U3 (`participants`) rescaled by N2/N3. */
+  private checkFedAvg(version: number, participants: string[], masked: string[]): void {
     const base = this.committed.get(version - 1);
     const got = this.committed.get(version)!;
     if (!base) return this.violation(`v${version} committed without a known v${version - 1}`);
@@ -79,15 +81,18 @@ export class Checker {
     const updates = participants.map((p) => ({ p, u: this.world.ledger.get(p, base.hash) }));
     const missing = updates.filter((x) => !x.u).map((x) => this.world.node(x.p)?.name ?? x.p);
     if (missing.length) return this.violation(`v${version} names participants that never trained on v${version - 1}: ${missing.join(', ')}`);
-    const total = updates.reduce((s, x) => s + x.u!.samples, 0);
-    const n = participants.length;
-    const scale = quantizationScale(n, clip);
-    // each participant's term is rounded to 1/S: |error| ≤ n/(2S); float32 storage adds |x|·2^-23
-    const bound = n / (2 * scale);
+    // (a member of U2 \ U3 may never have finished training: its weight is its announced sample count)
+    const n2 = masked.reduce((s, p) => s + this.world.node(p).samples, 0);
+    const n3 = updates.reduce((s, x) => s + x.u!.samples, 0);
+    const n = masked.length;
+    const scale = exactScale(n, clip);
+    // each participant's term is rounded to 1/S: |error| ≤ |U3|/(2S)·N2/N3; float32 storage adds |x|·2^-23
+    const bound = (updates.length / (2 * scale)) * (n2 / n3);
     let worst = 0;
     for (let k = 0; k < got.weights.length; k++) {
       let delta = 0;
-      for (const { u } of updates) delta += Math.max(-clip, Math.min(clip, (u!.samples / total) * u!.delta[k]!));
+      for (const { u } of updates) delta += Math.max(-clip, Math.min(clip, (u!.samples / n2) * u!.delta[k]!));
+      delta = (delta * n2) / n3;
       const expected = base.weights[k]! + delta;
       const err = Math.abs(got.weights[k]! - expected);
       const tol = bound + (Math.abs(expected) + Math.abs(delta) + 1e-30) * 2 ** -22;

@@ -6,7 +6,7 @@ import { SimWorld, type SimOptions } from './sim-world.ts';
 import { Rng } from './sim-rng.ts';
 
 /** Every point EngineHooks.reached is called with (phases entered and steps of a round). */
-export const CRASH_POINTS = ['training', 'keys', 'masking', 'collecting', 'aggregating', 'verifying', 'cryptogram-persisted', 'cryptogram-published', 'record-sent'] as const;
+export const CRASH_POINTS = ['keys', 'dealing', 'training', 'collecting', 'unmasking', 'verifying', 'secrets-persisted', 'dealing-persisted', 'list-persisted', 'cryptogram-persisted', 'cryptogram-published', 'reveal-persisted', 'reveal-sent'] as const;
 
 export interface SeedResult {
   seed: number;
@@ -31,8 +31,6 @@ export function optionsFor(seed: number): SimOptions {
   return {
     seed,
     nodes,
-    // a majority quorum: with fewer, two sides of a partition can both commit (see regressions)
-    minParticipants: Math.floor(nodes / 2) + 1,
     rounds: r.int(2, 4),
     parameters: r.pick([8, 32, 100]),
     links: { minDelayMs, maxDelayMs: minDelayMs + r.int(10, 300), loss: r.pick([0, 0, 0.01, 0.05, 0.1]), fifo: r.chance(0.5) },

@@ -128,7 +128,7 @@ export class SimEndpoint implements Network {
     readonly host: Host,
     readonly incarnation: number,
     readonly selfId: string,
-    /** AttemptStart (4) and AggregateRecord (5) envelopes this endpoint published, first copies
+    /** U1/U2/U3 lists (5–7), consents (8) and reveals (9) this endpoint published, first copies
      * and re-sends alike, with the virtual time (tests decode them to see what a node decided). */
     readonly decisions: { at: number; bytes: Uint8Array }[] = [],
   ) {}
@@ -139,7 +139,7 @@ export class SimEndpoint implements Network {
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
   async publish(envelope: Uint8Array): Promise<void> {
-    if (envelope[1] === 4 || envelope[1] === 5) this.decisions.push({ at: this.host.sched.now, bytes: envelope.slice() });
+    if (envelope[1]! >= 5 && envelope[1]! <= 9) this.decisions.push({ at: this.host.sched.now, bytes: envelope.slice() });
     this.net.send(this, envelope);
   }
   setValidator(validate: (envelope: Uint8Array, from: string) => Verdict): void {

@@ -6,7 +6,8 @@
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { pino, type Logger } from 'pino';
-import { decodeEnvelope, MessageKind, signingPublicKey } from '../../protocol/index.ts';
+import { signingPublicKey } from '../../protocol/index.ts';
+import { decodeEnvelopeV2, KindV2 } from '../../protocol/v2/index.ts';
 import type { SiteIdentity } from '../../node/identity.ts';
 import { createManifest, signManifest, type Manifest } from '../../node/manifest.ts';
 import { RoundEngine } from '../../node/rounds/engine.ts';
@@ -19,8 +20,8 @@ import { Rng } from './sim-rng.ts';
 import { Host, Scheduler, SIM_EPOCH } from './sim-scheduler.ts';
 import { simTrainer, UpdateLedger } from './sim-trainer.ts';
 
-/** Timeouts scaled for the simulation: short, but not below what the engine's fixed constants
- * (2 s pause threshold, 1 s record settle, 1.2-1.5 s republish after restart) assume. */
+/** Timeouts scaled for the simulation: short, but not below what the engine's fixed constant
+ * (2 s pause threshold) assumes. */
 export const SIM_TIMEOUTS: Manifest['timeouts'] = { heartbeatMs: 250, livenessMs: 1000, keysMs: 2000, trainingMs: 3000, collectMs: 2000, aggregateMs: 2500 };
 
 export interface SimOptions {
@@ -30,7 +31,8 @@ export interface SimOptions {
   /** Model size in float32 parameters (default 32). */
   parameters?: number;
   timeouts?: Partial<Manifest['timeouts']>;
-  minParticipants?: number;
+  /** t (default: the manifest default for N). */
+  threshold?: number;
   maxAttempts?: number;
   links?: LinkFaults;
   /** Virtual training time range, ms (default 50-400). */
@@ -43,8 +45,8 @@ export interface SimOptions {
   skewMs?: number;
   /** Sample counts a node's trainer reports (and the node announces), by index (default 50 + 25·i). */
   samples?: Record<number, number>;
-  /** Certify each member's `maxSamples` in the manifest: its default sample count 50 + 25·i. */
-  certifyMaxSamples?: boolean;
+  /** Each member's certified `maxSamples`, by index (default: its sample count). */
+  maxSamples?: Record<number, number>;
 }
 
 /** Thrown from EngineHooks.reached to abort the step of a node the world just crashed. */
@@ -58,7 +60,7 @@ export class SimNode {
   engine!: RoundEngine;
   endpoint!: SimEndpoint;
   crashes = 0;
-  /** AttemptStarts and AggregateRecords this node published, over all its incarnations. */
+  /** Lists, consents and reveals this node published, over all its incarnations. */
   readonly decisions: { at: number; bytes: Uint8Array }[] = [];
   /** Crash points to crash at: `${round}:${point}`, each used once. */
   readonly crashAt = new Set<string>();
@@ -113,8 +115,8 @@ export class SimWorld {
       const host = new Host(w.sched, name, skew.int(-(opts.skewMs ?? 50), opts.skewMs ?? 50));
       w.nodes.push(new SimNode(i, name, identity, host, new MemoryStore(), opts.samples?.[i] ?? 50 + 25 * i));
     }
-    const m = createManifest({ consortium: `sim-${opts.seed}`, adminPublicKey: signingPublicKey(admin), plan: { rounds: opts.rounds }, timeouts: { ...SIM_TIMEOUTS, ...opts.timeouts }, minParticipants: opts.minParticipants ?? 2, maxAttempts: opts.maxAttempts ?? 3, seed: 4242 });
-    w.manifest = signManifest({ ...m, members: w.nodes.map((n) => ({ name: n.name, peerId: n.id, ...(opts.certifyMaxSamples ? { maxSamples: 50 + 25 * n.index } : {}) })) }, admin);
+    const m = createManifest({ consortium: `sim-${opts.seed}`, adminPublicKey: signingPublicKey(admin), plan: { rounds: opts.rounds }, timeouts: { ...SIM_TIMEOUTS, ...opts.timeouts }, maxAttempts: opts.maxAttempts ?? 10, seed: 4242, ...(opts.threshold ? { threshold: opts.threshold } : {}) });
+    w.manifest = signManifest({ ...m, members: w.nodes.map((n) => ({ name: n.name, peerId: n.id, maxSamples: opts.maxSamples?.[n.index] ?? n.samples })) }, admin);
     return w;
   }
 
@@ -199,18 +201,18 @@ export class SimWorld {
     }
   }
 
-  /** The decisions `n` published, decoded: [kind, round, attempt, aggregator or sender, participants]. */
-  decided(n: SimNode): { at: number; kind: 'start' | 'record'; round: number; attempt: number; participants: string[] }[] {
+  /** The lists, consents and reveals `n` published (first copies only), decoded. */
+  decided(n: SimNode): { at: number; kind: KindV2; round: number; attempt: number; members: string[]; hash?: string }[] {
     const publicKeyOf = (id: string) => this.nodes.find((x) => x.id === id)?.identity.signingPublic;
     const seen = new Set<string>();
     const out: ReturnType<SimWorld['decided']> = [];
     for (const d of n.decisions) {
-      const env = decodeEnvelope(d.bytes, { consortium: this.manifest.consortium, publicKeyOf });
-      if (env.kind !== MessageKind.AttemptStart && env.kind !== MessageKind.AggregateRecord) continue;
-      const key = `${env.kind}/${env.round}/${env.attempt}/${env.body.participants.join(',')}`;
+      const key = Buffer.from(d.bytes).toString('base64');
       if (seen.has(key)) continue; // a re-send
       seen.add(key);
-      out.push({ at: d.at, kind: env.kind === MessageKind.AttemptStart ? 'start' : 'record', round: env.round, attempt: env.attempt, participants: env.body.participants });
+      const env = decodeEnvelopeV2(d.bytes, { consortium: this.manifest.consortium, publicKeyOf });
+      const members = env.kind === KindV2.U1List ? env.body.members.map((m) => m.id) : env.kind === KindV2.U2List || env.kind === KindV2.U3List ? env.body.members : [];
+      out.push({ at: d.at, kind: env.kind, round: env.round, attempt: env.attempt, members });
     }
     return out;
   }
@@ -237,7 +239,7 @@ export class SimWorld {
 
   /** A one-line description of the run so far, for failure messages. */
   describe(): string {
-    const nodes = this.nodes.map((n) => `${n.name}:${n.host.state[0]}:v${n.engine?.global?.version ?? '-'}:r${n.engine?.round?.round ?? '-'}a${n.engine?.round?.attempt ?? '-'}f${n.engine?.round?.failover ?? '-'}:${n.engine?.round?.phase ?? '-'}`).join(' ');
+    const nodes = this.nodes.map((n) => `${n.name}:${n.host.state[0]}:v${n.engine?.global?.version ?? '-'}:r${n.engine?.round?.round ?? '-'}a${n.engine?.round?.attempt ?? '-'}:${n.engine?.round?.phase ?? '-'}`).join(' ');
     return `seed=${this.opts.seed} t=${this.elapsed().toFixed(3)}s events=${this.sched.events} ${nodes}`;
   }
 }

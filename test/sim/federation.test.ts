@@ -29,16 +29,17 @@ describe('sim: federation', () => {
     assert.ok(dist(w.checker.committed.get(10)!.weights) < 0.2 * dist(w.checker.committed.get(0)!.weights));
   });
 
-  it('a slow site past the collection deadline is left out by a re-mask; its late update is not in the sum', async () => {
-    const w = await SimWorld.create({ seed: 2, nodes: 4, rounds: 2, minParticipants: 3, trainDelayMs: { 3: 8000 } });
+  it('a slow site past the collection deadline is left out of U3 and unmasked as a dropout: same attempt, its update not in the sum', async () => {
+    const w = await SimWorld.create({ seed: 2, nodes: 5, rounds: 2, trainDelayMs: { 3: 8000 } });
     await w.start();
     await w.run(120_000, () => w.converged() || w.checker.violations.length > 0);
     assert.deepEqual(w.checker.violations, []);
     assert.deepEqual(w.checker.errors, []);
     assert.ok(w.converged(), w.describe());
     const s1 = w.nodes[0]!.engine.summaries.find((s) => s.round === 1)!;
-    assert.equal(s1.attempt, 1, 'round 1 needed a re-mask');
-    assert.deepEqual(w.names(s1.participants).sort(), ['site-0', 'site-1', 'site-2']);
+    assert.equal(s1.attempt, 0, 'a dropout is unmasked, not re-masked');
+    assert.deepEqual(w.names(s1.participants).sort(), ['site-0', 'site-1', 'site-2', 'site-4']);
+    assert.deepEqual(w.names(s1.masked!).sort(), ['site-0', 'site-1', 'site-2', 'site-3', 'site-4']);
     assert.equal(w.checker.fedAvgChecked, 2);
   });
 });

@@ -15,30 +15,7 @@ import assert from 'node:assert/strict';
 import { runSeed, type SeedResult } from '../helpers/sim-faults.ts';
 
 /** Causes already reported; each is named by a test in regressions.test.ts. */
-const KNOWN: { name: string; matches: (r: SeedResult, v: string) => boolean }[] = [
-  {
-    // an aggregator restarted mid-round publishes its record without the others' public keys
-    name: 'record-without-keys',
-    // (before the module split: attemptParams reading `publicKey`; after: decodeAggregate of null params)
-    matches: (_r, v) => v.startsWith('engine error') && v.includes('publishRecord') && (v.includes("reading 'publicKey'") || v.includes("reading 'participants'")),
-  },
-  {
-    // SAFETY: two attempts of one round both committed (a member holding every cryptogram of an
-    // abandoned attempt commits it while the others commit the re-mask; regressions: seeds 434,
-    // 497 and the directed test). Any other agreement violation fails the sweep.
-    name: 'abandoned-attempt-fork',
-    matches: (_r, v) => {
-      const m = /^agreement: .* \(attempt (-?\d+)\), .* \(attempt (-?\d+)\)/.exec(v);
-      return !!m && m[1] !== m[2] && m[1] !== '-1' && m[2] !== '-1';
-    },
-  },
-  {
-    // two starts with different sets for one (r, a), or a refused re-mask: the round stalls for
-    // good (PROTOCOL.md §5: split attempts are not resolved by the protocol)
-    name: 'split-stall',
-    matches: (r, v) => v.startsWith('liveness') && r.stallEvents.some((k) => k === 'split-attempt' || k === 'refused-attempt'),
-  },
-];
+const KNOWN: { name: string; matches: (r: SeedResult, v: string) => boolean }[] = [];
 
 function classify(r: SeedResult): { unknown: string[]; known: string[] } {
   const unknown: string[] = [];

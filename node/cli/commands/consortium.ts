@@ -42,7 +42,6 @@ export function register(program: Command): void {
     .option('--lr <x>', 'learning rate', num('--lr'))
     .option('--batch <n>', 'batch size', num('--batch'))
     .option('--clip <x>', 'clip of weighted update values', num('--clip'))
-    .option('--min-participants <n>', 'minimum participants of an attempt (≥ 2)', num('--min-participants'))
     .option('--max-attempts <n>', 'attempts per round', num('--max-attempts'))
     .option('--threshold <t>', 'shares needed to unmask (protocol v2; 3 ≤ t ≤ N, t ≥ ceil(N/2)+1; default max(3, floor(2N/3)+1))', intOption('--threshold', 3))
     .option('--seed <n>', 'seed of the initial model', num('--seed'))
@@ -61,7 +60,7 @@ export function register(program: Command): void {
       const plan = Object.fromEntries(Object.entries({ rounds: o.rounds, localEpochs: o.epochs, learningRate: o.lr, batchSize: o.batch, clip: o.clip }).filter(([, v]) => v !== undefined));
       let m: Manifest;
       try {
-        m = createManifest({ consortium: o.id, adminPublicKey: signingPublicKey(secret), plan, timeouts, minParticipants: o.minParticipants, maxAttempts: o.maxAttempts, seed: o.seed, dataset: o.dataset, threshold: o.threshold });
+        m = createManifest({ consortium: o.id, adminPublicKey: signingPublicKey(secret), plan, timeouts, maxAttempts: o.maxAttempts, seed: o.seed, dataset: o.dataset, threshold: o.threshold });
       } catch (err) {
         throw new UserError(`invalid manifest settings: ${(err as Error).message.split('\n')[0]}`);
       }
