@@ -54,7 +54,9 @@ export function admitRoundMessage(env: EnvelopeV2, v: AdmissionView): string | n
   if (env.round < r) return `stale round ${env.round} (current ${r})`;
   if (env.round > r + 1) return `future round ${env.round} (current ${r})`;
   if (env.attempt >= v.maxAttempts) return `attempt ${env.attempt} beyond maxAttempts`;
-  if (env.round === r && v.state.excluded.includes(env.sender)) return 'sender equivocated in this round (excluded)';
+  // An excluded member's reveals (checked against the dealers' commitments) and cryptograms (used
+  // only if it published one) may still be needed by a final attempt that lists it.
+  if (env.round === r && v.state.excluded.includes(env.sender) && env.kind !== KindV2.Reveal && env.kind !== KindV2.CryptogramChunk) return 'sender equivocated in this round (excluded)';
   return null;
 }
 
@@ -134,8 +136,9 @@ export class GossipGate {
     if (!reason) return 'accept';
     const v = this.view();
     // evidence of an equivocation is re-published by honest members: ignored, not penalised
-    const verdict = v.state.excluded.includes(env.sender) ? 'ignore' : refusalVerdict(env, v.state.round);
-    this.log.warn({ from: env.sender, kind: KindV2[env.kind], round: env.round, attempt: env.attempt, reason }, verdict === 'ignore' ? 'message ignored (previous round)' : 'message rejected');
+    const excluded = v.state.excluded.includes(env.sender);
+    const verdict = excluded ? 'ignore' : refusalVerdict(env, v.state.round);
+    this.log.warn({ from: env.sender, kind: KindV2[env.kind], round: env.round, attempt: env.attempt, reason }, verdict === 'reject' ? 'message rejected' : excluded ? 'message ignored (sender excluded)' : 'message ignored (previous round)');
     return verdict;
   }
 }

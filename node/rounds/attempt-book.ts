@@ -72,6 +72,7 @@ export class AttemptData {
 
   /** One chunk of `sender`'s cryptogram: reassembled; a second cryptogram (another hash) is equivocation. */
   addChunk(sender: string, body: CryptogramChunkV2, modelWords: number, now: number): ChunkOutcome {
+    if (this.badCryptograms.has(sender)) return { kind: 'duplicate' };
     const hash = toHex(body.cryptogramHash);
     const known = this.cryptograms.get(sender)?.hash ?? this.assemblers.get(sender)?.hash;
     if (known && known !== hash) return { kind: 'equivocation', sender };
@@ -97,8 +98,12 @@ export class AttemptData {
     this.cryptograms.set(sender, { c, hash: toHex(cryptogramHashV2(c)), u2Hash, at: now });
   }
 
-  /** Drops everything of `member` that could enter this attempt (it equivocated). */
-  forget(member: string): void {
+  /** Members that published two different cryptograms for this attempt: neither is ever used. */
+  readonly badCryptograms = new Set<string>();
+
+  /** `member` published two different cryptograms: neither enters this attempt's sum. */
+  forgetCryptogram(member: string): void {
+    this.badCryptograms.add(member);
     this.cryptograms.delete(member);
     this.assemblers.delete(member);
   }

@@ -23,7 +23,7 @@ import { GossipGate } from './admission.ts';
 import { AggregatorRole } from './aggregator.ts';
 import { RoundContext } from './context.ts';
 import type { NodeEvent } from './events.ts';
-import { failoverReason, moveTo, stepDeadline } from './failover.ts';
+import { abandonedUpTo, failoverReason, moveTo, stepDeadline } from './failover.ts';
 import type { PeerHeartbeat } from './liveness.ts';
 import { MemberRole } from './member.ts';
 import type { SyncIO } from './model-sync.ts';
@@ -379,7 +379,10 @@ export class RoundEngine {
     if (settling) return;
     await this.role.tick(a, now);
     const why = failoverReason(ctx, now);
-    if (why && (await moveTo(ctx, a + 1, why))) await announceKeys(ctx, a + 1);
+    // more than N − t members already work in a later attempt: this one cannot reach t, join them
+    const later = why || ctx.state.revealed || finalAttempt(ctx) ? null : abandonedUpTo(ctx);
+    const to = why ? a + 1 : later;
+    if (to !== null && (await moveTo(ctx, to, why ?? `more than N − t members announced keys for attempt ${to}`))) await announceKeys(ctx, to);
     this.noteRevealStall(now);
   }
 

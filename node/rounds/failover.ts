@@ -19,6 +19,20 @@ export function stepDeadline(ctx: RoundContext, d: AttemptData | undefined): num
   return d.u3.at + t.aggregateMs;
 }
 
+/**
+ * The latest attempt a' > the current one such that more than N − t members announced keys for
+ * attempts ≥ a': those members left every earlier attempt (a member announces keys only for the
+ * attempt it works in), so none of them can reach t any more. Null when there is none.
+ */
+export function abandonedUpTo(ctx: RoundContext): number | null {
+  const a = ctx.state.attempt;
+  const latest = new Map<string, number>();
+  for (const d of ctx.book.all()) if (d.attempt > a) for (const m of d.keys.keys()) if (!ctx.excluded(m)) latest.set(m, Math.max(latest.get(m) ?? 0, d.attempt));
+  const limit = ctx.members.length - ctx.threshold;
+  for (const x of [...new Set(latest.values())].sort((p, q) => q - p)) if ([...latest.values()].filter((v) => v >= x).length > limit) return x;
+  return null;
+}
+
 /** Why this node should leave the attempt it works in now, or null. */
 export function failoverReason(ctx: RoundContext, now: number): string | null {
   if (ctx.state.revealed || finalAttempt(ctx)) return null;

@@ -44,9 +44,12 @@ export class MemberRole {
   /** Two different signed messages of one kind from one member for one attempt: excluded for the round, evidence re-published once. */
   async equivocated(e: Equivocation, a: number): Promise<void> {
     const { ctx } = this;
+    // Two cryptograms: neither is ever used (members could sum different ones). Other kinds: what
+    // is held stays usable (a final attempt that lists the member still completes; its reveals
+    // are checked against the commitments anyway), and its lists are refused from now on.
+    if (e.kind === KindV2.CryptogramChunk) ctx.book.of(a).forgetCryptogram(e.sender);
     if (ctx.excluded(e.sender)) return;
     ctx.state.excluded.push(e.sender);
-    for (const d of ctx.book.all()) d.forget(e.sender);
     ctx.record('equivocation', `${ctx.names([e.sender])} signed two different ${KindV2[e.kind]} messages for round ${ctx.state.round} attempt ${a}: excluded for the rest of the round`);
     await ctx.persist();
     // every honest member must see both to exclude it alike
@@ -164,7 +167,6 @@ export class MemberRole {
     const { ctx } = this;
     const a = env.attempt;
     const d = ctx.book.of(a);
-    if (ctx.excluded(env.sender)) return;
     const out = d.addChunk(env.sender, env.body, ctx.weights.length, ctx.clock.now());
     switch (out.kind) {
       case 'equivocation':

@@ -8,6 +8,11 @@ import {
 import type { AttemptData } from './attempt-book.ts';
 import type { RoundContext } from './context.ts';
 
+/** This node revealed for another attempt of the round: it takes part in no other (its update must enter one aggregate only). */
+function revealedElsewhere(ctx: RoundContext, d: AttemptData): boolean {
+  return ctx.state.revealed !== null && ctx.state.revealed.attempt !== d.attempt;
+}
+
 /** Announces this node's keys for attempt a (secrets persisted first; the same bytes after a restart). */
 export async function announceKeys(ctx: RoundContext, a: number): Promise<void> {
   const d = ctx.book.of(a);
@@ -25,7 +30,7 @@ export async function announceKeys(ctx: RoundContext, a: number): Promise<void> 
 /** Once U1 lists this node: shares of its secrets for every U1 member, persisted, then sent (one dealing per (r, a)). */
 export async function deal(ctx: RoundContext, d: AttemptData): Promise<void> {
   const u1 = d.u1;
-  if (!u1 || d.held.has(ctx.self) || !u1.body.members.some((m) => m.id === ctx.self)) return;
+  if (!u1 || d.held.has(ctx.self) || !u1.body.members.some((m) => m.id === ctx.self) || revealedElsewhere(ctx, d)) return;
   const r = ctx.state.round;
   const a = d.attempt;
   const s = await ctx.contribution.storedSecrets(r, a);
@@ -51,7 +56,7 @@ export async function deal(ctx: RoundContext, d: AttemptData): Promise<void> {
 /** Once U2 lists this node and its update exists: its cryptogram, persisted, then published in chunks naming H(U2). */
 export async function publishCryptogram(ctx: RoundContext, d: AttemptData): Promise<void> {
   const { u1, u2 } = d;
-  if (!u1 || !u2 || d.cryptograms.has(ctx.self) || !u2.body.members.includes(ctx.self)) return;
+  if (!u1 || !u2 || d.cryptograms.has(ctx.self) || !u2.body.members.includes(ctx.self) || revealedElsewhere(ctx, d)) return;
   const r = ctx.state.round;
   const a = d.attempt;
   const s = await ctx.contribution.storedSecrets(r, a);
@@ -81,7 +86,7 @@ export async function sendChunks(ctx: RoundContext, a: number, c: Uint32Array, u
 /** Once U3 lists this node: one consent to it (persisted first), at most one per (r, a). */
 export async function consent(ctx: RoundContext, d: AttemptData): Promise<void> {
   const u3 = d.u3;
-  if (!u3 || !u3.body.members.includes(ctx.self) || d.consents.has(ctx.self)) return;
+  if (!u3 || !u3.body.members.includes(ctx.self) || d.consents.has(ctx.self) || revealedElsewhere(ctx, d)) return;
   const a = d.attempt;
   const given = ctx.state.consented[a];
   if (given !== undefined && given !== u3.hex) return; // consented to another U3 of this attempt (cannot happen: lists are compared)

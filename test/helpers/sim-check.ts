@@ -4,9 +4,12 @@
 // - FedAvg: the first commit of each version equals the previous version plus the FedAvg of the
 //   committed participants' updates (from the trainers' ledger), within the quantization bound;
 // - no engine step fails with an error other than a simulated crash;
+// - privacy (sim-privacy.ts): no honest member's cryptogram unmaskable alone, no two aggregates
+//   over different sets sharing an honest member;
 // and, once faults stop, liveness: every honest node finishes the plan on one model.
 import { dequantize } from '../../protocol/index.ts';
 import { exactScale } from '../../protocol/v2/index.ts';
+import { PrivacyCheck } from './sim-privacy.ts';
 import type { SimWorld } from './sim-world.ts';
 import { modelHash } from './sim-trainer.ts';
 
@@ -29,13 +32,18 @@ export class Checker {
   fedAvgChecked = 0;
   private readonly seen = new Map<string, string>();
 
-  constructor(private readonly world: SimWorld) {}
+  private readonly privacy: PrivacyCheck;
+
+  constructor(private readonly world: SimWorld) {
+    this.privacy = new PrivacyCheck(world, (what) => this.violation(what));
+  }
 
   violation(what: string): void {
     if (this.violations.length < 20) this.violations.push(`${what} [${this.world.describe()}]`);
   }
 
   afterEvent(): void {
+    this.privacy.afterEvent();
     for (const n of this.world.honest) {
       const e = n.engine;
       if (!e?.global) continue;

@@ -21,6 +21,8 @@ export interface SeedResult {
   hashes: string[];
   /** Event kinds honest unfinished nodes recorded in the round they are stuck in. */
   stallEvents: string[];
+  /** The malicious member's fault, if the seed has one. */
+  malicious: string | null;
 }
 
 /** The shape of the federation for a seed. */
@@ -28,9 +30,14 @@ export function optionsFor(seed: number): SimOptions {
   const r = new Rng(seed).fork('shape');
   const minDelayMs = r.int(1, 10);
   const nodes = r.int(3, 5);
+  // a malicious member in 40 % of the federations of 4-5 (with 3, t = 3 = N: one excluded member
+  // stalls every round, which is the protocol's rule, not a finding)
+  const m = new Rng(seed).fork('malice');
+  const malicious = nodes >= 4 && m.chance(0.4) ? { [m.int(0, nodes - 1)]: m.pick(['split-u3', 'false-dropout', 'equivocate'] as const) } : undefined;
   return {
     seed,
     nodes,
+    ...(malicious ? { faulty: malicious } : {}),
     rounds: r.int(2, 4),
     parameters: r.pick([8, 32, 100]),
     links: { minDelayMs, maxDelayMs: minDelayMs + r.int(10, 300), loss: r.pick([0, 0, 0.01, 0.05, 0.1]), fifo: r.chance(0.5) },
@@ -98,6 +105,7 @@ export async function runSeed(seed: number, opts: { windowMs?: number; quietMs?:
     errors: w.checker.errors,
     plan,
     hashes: w.honest.map((n) => n.engine?.global?.hash ?? '-'),
+    malicious: Object.values(w.opts.faulty ?? {})[0] ?? null,
     stallEvents: [
       ...new Set(
         w.honest
