@@ -356,3 +356,96 @@ describe('sim v2: a U3 that leaves out a member whose cryptogram others held (fa
     assert.deepEqual(w.envelopes().filter((e) => e.env.kind === KindV2.Reveal && e.env.attempt === 0).map((e) => e.by.name), [], 'a share was revealed for the false U3');
   });
 });
+
+describe('sim v2: a member that signs two different messages of one kind for one (r, a)', function () {
+  this.timeout(60_000);
+
+  /** E equivocated: every honest member excluded it (the evidence reached those that did not see both), it is in no committed set, no fork. */
+  function assertExcluded(w: SimWorld, e: SimNode): void {
+    for (const n of w.honest) {
+      assert.ok(eventsOf(n, 'equivocation').some((x) => x.detail.startsWith(`${e.name} signed two different`)), `${n.name} did not exclude ${e.name}`);
+      const s = summary(n, 1);
+      assert.ok(!s.participants.includes(e.id) && !(s.masked ?? []).includes(e.id), `${e.name} is in the committed sets of ${n.name}`);
+    }
+  }
+
+  /** The second message reaches member m alone; m admits it and excludes e at once. */
+  async function showOne(w: SimWorld, e: SimNode, m: SimNode, bytes: Uint8Array): Promise<void> {
+    assert.equal(m.engine.validate(bytes, e.id), 'accept');
+    w.inject(bytes, e, [m]); // (nobody else ever receives it from e)
+    await w.run(2_000, () => eventsOf(m, 'equivocation').length > 0);
+    assert.equal(eventsOf(m, 'equivocation').length, 1, `${m.name} did not see the equivocation`);
+  }
+
+  /** 5 sites; E (third in the rotation, not round 1's aggregator) is driven by the test. */
+  async function world(seed: number) {
+    const probe = await SimWorld.create({ seed, nodes: 5, rounds: 1 });
+    const e = probe.order(1)[2]!;
+    const w = await SimWorld.create({ seed, nodes: 5, rounds: 1, trainMs: [1, 5], adversaries: [e.index] });
+    return { w, e: w.nodes[e.index]!, m: w.nodes[w.order(1)[4]!.index]! };
+  }
+
+  it('two key announcements (the second shown to one member only): every honest member excludes it alike', async () => {
+    const { w, e, m } = await world(110);
+    await w.start();
+    await w.run(5_000, () => w.nodes.every((n) => signed(w, n, KindV2.KeyAnnouncement, 1, 0).length === 1));
+    const real = signed(w, e, KindV2.KeyAnnouncement, 1, 0)[0]!;
+    const fresh = generateRoundSecrets();
+    await showOne(w, e, m, w.forge(e, 1, 0, { kind: KindV2.KeyAnnouncement, body: { ...real.body, cPublic: fresh.cPublic, sPublic: fresh.sPublic, selfCommit: selfCommit(fresh.selfSeed) } }));
+    await finish(w);
+    assertExcluded(w, e);
+  });
+
+  it('two share dealings (the second shown to one member only): every honest member excludes it alike', async () => {
+    const { w, e, m } = await world(111);
+    await w.start();
+    await w.run(5_000, () => signed(w, e, KindV2.ShareDealing, 1, 0).length === 1);
+    const real = signed(w, e, KindV2.ShareDealing, 1, 0)[0]!;
+    const entries = real.body.entries.map((x) => ({ ...x, ciphertext: randomBytes(x.ciphertext.length) }));
+    await showOne(w, e, m, w.forge(e, 1, 0, { kind: KindV2.ShareDealing, body: { ...real.body, entries } }));
+    await finish(w);
+    assertExcluded(w, e);
+  });
+
+  it('two cryptograms (the equivocate hook): every honest member excludes it alike', async () => {
+    const probe = await SimWorld.create({ seed: 112, nodes: 5, rounds: 1 });
+    const ei = probe.order(1)[2]!.index;
+    const w = await SimWorld.create({ seed: 112, nodes: 5, rounds: 1, trainMs: [1, 5], faulty: { [ei]: 'equivocate' } });
+    await w.start();
+    await finish(w);
+    const e = w.nodes[ei]!;
+    const hashes = new Set(signed(w, e, KindV2.CryptogramChunk, 1, 0).map((c) => toHex(c.body.cryptogramHash)));
+    assert.equal(hashes.size, 2, 'the hook published two cryptograms');
+    assertExcluded(w, e);
+  });
+});
+
+describe('sim v2: a dealer whose share misses its commitment', function () {
+  this.timeout(60_000);
+
+  it('gets a complaint with the pair key; every honest member finds it proven and leaves the dealer out of U2', async () => {
+    const probe = await SimWorld.create({ seed: 113, nodes: 5, rounds: 1 });
+    const [, , , dp, vp] = probe.order(1);
+    const w = await SimWorld.create({ seed: 113, nodes: 5, rounds: 1, trainMs: [1, 5], adversaries: [dp!.index] });
+    const dealer = w.nodes[dp!.index]!;
+    const victim = w.nodes[vp!.index]!;
+    // the dealer commits to another share than the one it encrypts for the victim (every copy alike)
+    w.net.tamper = (bytes, from) => {
+      if (from !== dealer.id || bytes[1] !== KindV2.ShareDealing) return bytes;
+      const env = w.decode(bytes) as Of<KindV2.ShareDealing>;
+      const entries = env.body.entries.map((x) => (x.to === victim.id ? { ...x, sCommit: new Uint8Array(32).fill(0xab) } : x));
+      return w.forge(dealer, env.round, env.attempt, { kind: KindV2.ShareDealing, body: { ...env.body, entries } });
+    };
+    await w.start();
+    await finish(w);
+    const complaints = w.envelopes().filter((x) => x.env.kind === KindV2.Complaint);
+    assert.deepEqual(complaints.map((x) => `${w.node(x.env.sender).name} against ${w.node((x.env as Of<KindV2.Complaint>).body.dealer).name}`), [`${victim.name} against ${dealer.name}`]);
+    for (const n of w.honest) {
+      assert.ok(eventsOf(n, 'bad-dealing').some((x) => x.detail.startsWith(`${dealer.name} dealt a share to ${victim.name} that misses its commitment`)), `${n.name} did not find the complaint proven`);
+      const s = summary(n, 1);
+      assert.equal(s.attempt, 0);
+      assert.ok(!(s.masked ?? []).includes(dealer.id), `${dealer.name} is in U2 at ${n.name}`);
+      assert.equal(s.masked!.length, 4);
+    }
+  });
+});
