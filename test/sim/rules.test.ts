@@ -449,3 +449,93 @@ describe('sim v2: a dealer whose share misses its commitment', function () {
     }
   });
 });
+
+describe('sim v2: a late site (its cryptogram arrives after U3 is published)', function () {
+  this.timeout(60_000);
+
+  it('the round completes without it, and from every message of the round its update is not computable: what remains of its cryptogram is still under its self mask', async () => {
+    const probe = await SimWorld.create({ seed: 114, nodes: 5, rounds: 1 });
+    const lp = probe.order(1)[2]!;
+    const w = await SimWorld.create({ seed: 114, nodes: 5, rounds: 1, trainMs: [1, 5], trainDelayMs: { [lp.index]: 5_500 } });
+    const late = w.nodes[lp.index]!;
+    const agg = w.order(1)[0]!;
+    await w.start();
+    // once it holds U2 it hears nobody (it still reaches everyone): it stays in attempt 0 and
+    // publishes its cryptogram when its slow training ends
+    await w.run(10_000, () => phaseOf(late) === 'training');
+    assert.equal(phaseOf(late), 'training', w.describe());
+    for (const n of others(w, late)) w.net.cutOneWay(n.id, late.id);
+    const survivors = others(w, late);
+    await untilCommitted(w, survivors, 1);
+    await w.run(10_000, () => signed(w, late, KindV2.CryptogramChunk, 1, 0).length > 0);
+    const chunks = signed(w, late, KindV2.CryptogramChunk, 1, 0);
+    assert.ok(chunks.length > 0, `it never published its cryptogram: ${w.describe()}`);
+    const [u1] = signed(w, agg, KindV2.U1List, 1, 0);
+    const [u2] = signed(w, agg, KindV2.U2List, 1, 0);
+    const [u3] = signed(w, agg, KindV2.U3List, 1, 0);
+    const u3At = w.envelopes().find((e) => e.env.kind === KindV2.U3List && e.env.sender === agg.id)!.at;
+    const lateAt = w.envelopes().find((e) => e.env.kind === KindV2.CryptogramChunk && e.env.sender === late.id)!.at;
+    assert.ok(lateAt > u3At, 'its cryptogram came after U3');
+    assert.ok(u2!.body.members.includes(late.id) && !u3!.body.members.includes(late.id), 'in U2, not in U3');
+    for (const n of survivors) {
+      const s = summary(n, 1);
+      assert.equal(s.attempt, 0);
+      assert.ok(!s.participants.includes(late.id));
+    }
+    assert.equal(w.checker.fedAvgChecked, 1);
+    // Its cryptogram, as anyone received it.
+    const asm = new CryptogramAssemblerV2(chunks[0]!.body, w.opts.parameters ?? 32);
+    let c: Uint32Array | null = null;
+    for (const ch of chunks) c = asm.add(ch.body) ?? c;
+    assert.ok(c && toHex(chunks[0]!.body.u2Hash) === toHex(hashOf(u2!)));
+    // Everything the published reveals allow: each secret of each U2 member, from the shares that
+    // match the dealer's commitments.
+    const ref = { consortium: w.manifest.consortium, round: 1, attempt: 0 };
+    const t = 4;
+    const xs = shareXs(w.nodes.map((n) => n.id));
+    const reveals = w.envelopes().map((e) => e.env).filter((e): e is Of<KindV2.Reveal> => e.kind === KindV2.Reveal && e.round === 1);
+    assert.ok(reveals.length >= t && reveals.every((r) => r.attempt === 0 && toHex(r.body.u3Hash) === toHex(hashOf(u3!))));
+    const dealingOf = (id: string) => w.envelopes().map((e) => e.env).find((e): e is Of<KindV2.ShareDealing> => e.kind === KindV2.ShareDealing && e.sender === id && e.round === 1 && e.attempt === 0)!;
+    const sharesOf = (owner: string, kind: ShareKind): HeldShare[] =>
+      reveals.flatMap((r) =>
+        r.body.shares.filter((x) => x.owner === owner && x.kind === kind).map((x) => {
+          const entry = dealingOf(owner).body.entries.find((e) => e.to === r.sender);
+          const commitment = r.sender === owner ? undefined : kind === 's' ? entry?.sCommit : entry?.bCommit;
+          return { holder: r.sender, x: xs.get(r.sender)!, share: x.share, ...(commitment ? { commitment } : {}) };
+        }),
+      );
+    const entryOf = (id: string) => u1!.body.members.find((m) => m.id === id)!;
+    const recovered = (fn: () => Uint8Array): Uint8Array | null => {
+      try {
+        return fn();
+      } catch {
+        return null;
+      }
+    };
+    const bOf = new Map<string, Uint8Array | null>();
+    const sOf = new Map<string, Uint8Array | null>();
+    for (const id of u2!.body.members) {
+      bOf.set(id, recovered(() => recoverSelfSeed(ref, id, entryOf(id).selfCommit, sharesOf(id, 'b'), t)));
+      sOf.set(id, recovered(() => recoverMaskSecret(ref, id, entryOf(id).sPublic, sharesOf(id, 's'), t)));
+    }
+    for (const id of u3!.body.members) assert.ok(bOf.get(id) && !sOf.get(id), `${w.node(id).name} (in U3): b recoverable, s_sk not`);
+    assert.equal(sharesOf(late.id, 'b').length, 0, 'a share of its b was revealed');
+    assert.equal(bOf.get(late.id), null, 'its self-mask seed is recoverable');
+    const sLate = sOf.get(late.id);
+    assert.ok(sLate, 'its s_sk is revealed (it is in U2 \\ U3): every pairwise mask of its cryptogram is computable');
+    // Remove every pairwise mask from its cryptogram: what remains is q + self mask, not q.
+    const att = attemptFromLists(ref, w.manifest.plan.clip, t, u1!.body, u2!.body);
+    const residual = c!.slice();
+    for (const m of att.u2) if (m.id !== late.id) addKeystream(residual, pairMaskSeed(ref, late.id, sLate!, m.id, m.sPublic), compareIds(late.id, m.id) < 0 ? -1 : 1);
+    const update = w.ledger.get(late.id, w.checker.committed.get(0)!.hash)!;
+    const q = quantizeV2(att, late.id, update.delta);
+    const equal = residual.filter((v, k) => v === q[k]).length;
+    assert.equal(equal, 0, `${equal} of ${q.length} words of its quantized update are exposed`);
+    // (the check is not vacuous: its own self mask, from its store, is exactly what hides the update)
+    const own = await new RoundStore(late.store).secrets(1, 0);
+    addKeystream(residual, selfMaskKey(ref, late.id, fromHex(own!.selfSeed)), -1);
+    assert.deepEqual([...residual], [...q]);
+    w.net.heal();
+    await finish(w);
+  });
+});
