@@ -21,6 +21,12 @@ export const calmLinks: LinkFaults = { minDelayMs: 5, maxDelayMs: 30, loss: 0, f
 export class SimNetwork {
   readonly stats = { sent: 0, delivered: 0, lost: 0, cut: 0, rejected: 0, requests: 0 };
   faults: LinkFaults;
+  /**
+   * A dishonest sender's rewriting of what it publishes (tests of a member that deals bad shares):
+   * returns the bytes to send instead, or null to send nothing. Applied once per publish, before
+   * the copies go out, so every receiver gets the same bytes.
+   */
+  tamper: ((bytes: Uint8Array, from: string) => Uint8Array | null) | null = null;
   private readonly endpoints = new Map<string, SimEndpoint>();
   private readonly cuts = new Set<string>();
   private readonly lastArrival = new Map<string, number>();
@@ -33,8 +39,8 @@ export class SimNetwork {
   }
 
   /** A fresh endpoint for `peerId` on `host`'s current incarnation (replacing an older one). */
-  attach(host: Host, peerId: string, decisions: SimEndpoint['decisions'] = []): SimEndpoint {
-    const ep = new SimEndpoint(this, host, host.incarnation, peerId, decisions);
+  attach(host: Host, peerId: string, decisions: SimEndpoint['decisions'] = [], published: SimEndpoint['published'] = []): SimEndpoint {
+    const ep = new SimEndpoint(this, host, host.incarnation, peerId, decisions, published);
     this.endpoints.set(peerId, ep);
     return ep;
   }
@@ -83,8 +89,10 @@ export class SimNetwork {
   }
 
   /** @internal SimEndpoint.publish */
-  send(from: SimEndpoint, bytes: Uint8Array): void {
+  send(from: SimEndpoint, original: Uint8Array): void {
     if (!from.alive) return;
+    const bytes = this.tamper ? this.tamper(original, from.selfId) : original;
+    if (!bytes) return;
     const sched = from.host.sched;
     for (const to of this.endpoints.values()) {
       if (to === from || to.selfId === from.selfId) continue;
@@ -131,6 +139,9 @@ export class SimEndpoint implements Network {
     /** U1/U2/U3 lists (5–7), consents (8) and reveals (9) this endpoint published, first copies
      * and re-sends alike, with the virtual time (tests decode them to see what a node decided). */
     readonly decisions: { at: number; bytes: Uint8Array }[] = [],
+    /** Every envelope but heartbeats this endpoint published (round messages, re-sends and
+     * re-published evidence of others' equivocation included), as handed to the network. */
+    readonly published: { at: number; bytes: Uint8Array }[] = [],
   ) {}
 
   get alive(): boolean {
@@ -140,6 +151,7 @@ export class SimEndpoint implements Network {
   async stop(): Promise<void> {}
   async publish(envelope: Uint8Array): Promise<void> {
     if (envelope[1]! >= 5 && envelope[1]! <= 9) this.decisions.push({ at: this.host.sched.now, bytes: envelope.slice() });
+    if (envelope[1]! !== 1) this.published.push({ at: this.host.sched.now, bytes: envelope.slice() });
     this.net.send(this, envelope);
   }
   setValidator(validate: (envelope: Uint8Array, from: string) => Verdict): void {

@@ -7,7 +7,8 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { pino, type Logger } from 'pino';
 import { signingPublicKey } from '../../protocol/index.ts';
-import { decodeEnvelopeV2, KindV2 } from '../../protocol/v2/index.ts';
+import { toHex } from '../../protocol/index.ts';
+import { decodeEnvelopeV2, encodeEnvelopeV2, KindV2, listHash, MAX_MODEL_ENVELOPE_BYTES_V2, type EnvelopeV2, type MessageV2 } from '../../protocol/v2/index.ts';
 import type { SiteIdentity } from '../../node/identity.ts';
 import { createManifest, signManifest, type Manifest } from '../../node/manifest.ts';
 import { RoundEngine } from '../../node/rounds/engine.ts';
@@ -47,6 +48,9 @@ export interface SimOptions {
   samples?: Record<number, number>;
   /** Each member's certified `maxSamples`, by index (default: its sample count). */
   maxSamples?: Record<number, number>;
+  /** Nodes a test drives as attackers (signing extra messages with their keys, or rewriting what
+   * they send): not honest, so excluded from agreement checks and from `converged`. */
+  adversaries?: number[];
 }
 
 /** Thrown from EngineHooks.reached to abort the step of a node the world just crashed. */
@@ -62,6 +66,8 @@ export class SimNode {
   crashes = 0;
   /** Lists, consents and reveals this node published, over all its incarnations. */
   readonly decisions: { at: number; bytes: Uint8Array }[] = [];
+  /** Every envelope but heartbeats this node published, over all its incarnations. */
+  readonly published: { at: number; bytes: Uint8Array }[] = [];
   /** Crash points to crash at: `${round}:${point}`, each used once. */
   readonly crashAt = new Set<string>();
   /** After a crash at a point, restart this many ms later (null: stay down). */
@@ -121,7 +127,7 @@ export class SimWorld {
   }
 
   get honest(): SimNode[] {
-    return this.nodes.filter((n) => this.opts.faulty?.[n.index] === undefined);
+    return this.nodes.filter((n) => this.opts.faulty?.[n.index] === undefined && !this.opts.adversaries?.includes(n.index));
   }
   node(id: string): SimNode {
     return this.nodes.find((n) => n.id === id || n.name === id)!;
@@ -137,7 +143,7 @@ export class SimWorld {
   private async boot(n: SimNode): Promise<void> {
     const inc = n.host.incarnation;
     const clock = n.host.clock();
-    n.endpoint = this.net.attach(n.host, n.id, n.decisions);
+    n.endpoint = this.net.attach(n.host, n.id, n.decisions, n.published);
     const trainer = simTrainer({ site: n.id, index: n.index, parameters: this.opts.parameters ?? 32, samples: n.samples, modelSeed: this.manifest.model.seed, clock, trainMs: this.opts.trainMs ?? [50, 400], ledger: this.ledger });
     const hooks: EngineHooks = {
       reached: (round: number, point: CrashPoint) => {
@@ -201,20 +207,55 @@ export class SimWorld {
     }
   }
 
-  /** The lists, consents and reveals `n` published (first copies only), decoded. */
+  /** The lists, consents and reveals `n` published (first copies only), decoded. `hash`: H(list)
+   * of a list, the U3 hash a consent or reveal names (hex). */
   decided(n: SimNode): { at: number; kind: KindV2; round: number; attempt: number; members: string[]; hash?: string }[] {
-    const publicKeyOf = (id: string) => this.nodes.find((x) => x.id === id)?.identity.signingPublic;
     const seen = new Set<string>();
     const out: ReturnType<SimWorld['decided']> = [];
     for (const d of n.decisions) {
       const key = Buffer.from(d.bytes).toString('base64');
       if (seen.has(key)) continue; // a re-send
       seen.add(key);
-      const env = decodeEnvelopeV2(d.bytes, { consortium: this.manifest.consortium, publicKeyOf });
+      const env = this.decode(d.bytes);
+      if (env.sender !== n.id) continue; // evidence of another member's equivocation, re-published
       const members = env.kind === KindV2.U1List ? env.body.members.map((m) => m.id) : env.kind === KindV2.U2List || env.kind === KindV2.U3List ? env.body.members : [];
-      out.push({ at: d.at, kind: env.kind, round: env.round, attempt: env.attempt, members });
+      const hash = env.kind === KindV2.U1List || env.kind === KindV2.U2List || env.kind === KindV2.U3List ? toHex(listHash(env, env)) : env.kind === KindV2.Consent || env.kind === KindV2.Reveal ? toHex(env.body.u3Hash) : undefined;
+      out.push({ at: d.at, kind: env.kind, round: env.round, attempt: env.attempt, members, ...(hash ? { hash } : {}) });
     }
     return out;
+  }
+
+  /** Decodes and verifies an envelope signed by any node of the world. */
+  decode(bytes: Uint8Array): EnvelopeV2 {
+    const publicKeyOf = (id: string) => this.nodes.find((x) => x.id === id)?.identity.signingPublic;
+    return decodeEnvelopeV2(bytes, { consortium: this.manifest.consortium, publicKeyOf, maxBytes: MAX_MODEL_ENVELOPE_BYTES_V2 });
+  }
+
+  /** Every distinct envelope any node ever published (all incarnations; re-sends once), decoded,
+   * with the node that published it first (not always its signer: evidence is re-published). */
+  envelopes(): { by: SimNode; at: number; env: EnvelopeV2; bytes: Uint8Array }[] {
+    const seen = new Set<string>();
+    const out: ReturnType<SimWorld['envelopes']> = [];
+    for (const n of this.nodes) {
+      for (const p of n.published) {
+        const key = Buffer.from(p.bytes).toString('base64');
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({ by: n, at: p.at, env: this.decode(p.bytes), bytes: p.bytes });
+      }
+    }
+    return out.sort((a, b) => a.at - b.at);
+  }
+
+  /** A message signed with `signer`'s key for (round, attempt): what a dishonest member can send. */
+  forge(signer: SimNode, round: number, attempt: number, message: MessageV2): Uint8Array {
+    return encodeEnvelopeV2({ consortium: this.manifest.consortium, round, attempt, sender: signer.id }, message, signer.identity.signingSecret);
+  }
+
+  /** Delivers `bytes` from `from` to each of `to` now, through its endpoint (topic validator, then
+   * the engine), bypassing links and cuts: a sender that reaches exactly the members it chooses. */
+  inject(bytes: Uint8Array, from: SimNode, to: readonly SimNode[]): void {
+    for (const n of to) if (n !== from) n.endpoint?.receive(bytes, from.id);
   }
 
   /** The nodes in aggregator order for `round` (candidate 0 first). */

@@ -1,137 +1,110 @@
-// Seeds of the sweep that found a bug in the round rules, each named for its cause. They assert the
-// correct behaviour, so each fails until its cause is fixed in node/rounds/ (replay one with
-// SIM_SEED=<seed> SIM_LOG=info npx mocha test/sim/sweep.test.ts).
+// Seeds of the sweep that found a bug in the round rules, each named for its cause, replayed on
+// protocol v2 (replay one with SIM_SEED=<seed> SIM_LOG=info npx mocha test/sim/sweep.test.ts).
+// The v1 fork and stall seeds (80, 497, 101 and the directed abandoned-attempt fork) were skipped
+// until v2's attempt rules; they run as normal tests now.
 import assert from 'node:assert/strict';
+import { KindV2 } from '../../protocol/v2/index.ts';
 import { runSeed } from '../helpers/sim-faults.ts';
 import { SimWorld } from '../helpers/sim-world.ts';
 
-async function clean(seed: number, override?: NonNullable<Parameters<typeof runSeed>[1]>['override']): Promise<void> {
-  const r = await runSeed(seed, { override });
+async function clean(seed: number): Promise<void> {
+  const r = await runSeed(seed);
   assert.deepEqual([...r.violations, ...r.errors], [], `seed ${seed}, plan: ${r.plan.join('; ')}`);
-  assert.notEqual(r.finishedAt, null);
+  assert.notEqual(r.finishedAt, null, `seed ${seed}, plan: ${r.plan.join('; ')}`);
 }
 
-describe('sim: regressions (seeds that found bugs)', function () {
+/** Distinct lists of `kind` a node signed for (round, attempt). */
+const lists = (w: SimWorld, n: SimWorld['nodes'][number], kind: KindV2, round: number, attempt: number) => new Set(w.decided(n).filter((d) => d.kind === kind && d.round === round && d.attempt === attempt).map((d) => d.hash));
+
+describe('sim: regressions (seeds that found bugs), on protocol v2', function () {
   this.timeout(120_000);
 
-  it('seed 33: an aggregator restarted with every cryptogram but not the others\' keys publishes its record without a TypeError', async () => {
-    // keys of other participants are kept only in memory; after a restart, publishRecord →
-    // applyAggregate → attemptParams reads keys.get(id)!.publicKey of a key not re-sent yet, and
-    // the record tag is already marked published, so this aggregator never publishes it
+  it('seed 33: an aggregator restarted mid-round finishes its attempt without a TypeError', async () => {
+    // (v1: keys of other participants kept only in memory; after a restart the record was never published)
     await clean(33);
   });
 
-  it('seed 58 (minParticipants 2 of 5): the two sides of a partition do not both commit round 1', async () => {
-    // a 2|3 partition: each side elects an aggregator, both reach minParticipants = 2 and commit
-    // different models for v1 (later "fork-healed"); a threshold ≤ N/2 has no quorum intersection
-    await clean(58, { minParticipants: 2 });
+  it('seed 58: the two sides of a partition do not both commit round 1', async () => {
+    // (v1 with minParticipants 2 of 5: both sides committed different models for v1; v2's t > N/2
+    // and one aggregator per (r, a) leave at most one side able to finish)
+    await clean(58);
   });
 
-  it('seed 159: an aggregator killed between publishing its AttemptStart and persisting it does not split the attempt', async () => {
-    // openAttempt publishes, then onAttemptStart persists; restarted in between, the aggregator
-    // has no record of its start (its own echo is rejected) and opens attempt 0 again with another
-    // set; half the members follow each start and the round stalls for good
+  it('seed 159: an aggregator killed around signing its first list does not split the attempt', async () => {
     await clean(159);
   });
 
-  it('directed (cause of seed 159): the aggregator killed right after its AttemptStart went out and restarted 1.5 s later opens no second, different attempt 0', async () => {
-    const w = await SimWorld.create({ seed: 61, nodes: 4, rounds: 1, minParticipants: 3 });
+  it('directed (cause of seed 159): the aggregator killed right after persisting U1, restarted 1.5 s later, re-sends that U1 and signs no second one', async () => {
+    const w = await SimWorld.create({ seed: 61, nodes: 4, rounds: 1 });
     const agg = w.order(1)[0]!;
-    agg.crashAt.add('1:masking'); // setPhase after publishing the start, before persisting it
+    agg.crashAt.add('1:list-persisted'); // U1 persisted, not sent yet
     agg.restartAfterMs = 1500;
     await w.start();
     await w.run(60_000, () => w.converged());
     assert.equal(agg.crashes, 1);
-    const sets = new Set(w.decided(agg).filter((d) => d.kind === 'start' && d.round === 1 && d.attempt === 0).map((d) => [...d.participants].sort().join()));
-    assert.equal(sets.size, 1, `the aggregator opened attempt 0 with ${sets.size} different sets`);
-    assert.deepEqual(w.nodes.flatMap((n) => n.engine.events.filter((e) => e.kind === 'split-attempt')), []);
+    for (const kind of [KindV2.U1List, KindV2.U2List, KindV2.U3List]) assert.ok(lists(w, agg, kind, 1, 0).size <= 1, `the aggregator signed two different ${KindV2[kind]} lists`);
+    assert.deepEqual(w.nodes.flatMap((n) => n.engine.events.filter((e) => e.kind === 'equivocation' || e.kind === 'refused-list')), []);
+    assert.deepEqual(w.checker.violations, []);
     assert.ok(w.converged(), w.describe());
   });
 
   it('seed 434: one participant restarting late does not make two honest nodes commit different models for round 2', async () => {
-    // the cause of the directed test below, found by the sweep with no network fault at the time:
-    // the aggregator re-masks round 2 without late site-3; site-3 refuses ("leaves out site-3"),
-    // fails over to itself, holds all four attempt-0 cryptograms and commits attempt 0 within 14 ms
-    // of the others committing attempt 1
     await clean(434);
   });
 
-  // Skipped until protocol v2 (issue 16): under v1's attempt rules a member that refused a re-mask
-  // can still commit the abandoned attempt as its own failover candidate, and a re-mask can be
-  // refused by the site it leaves out; preventing either needs agreement on one attempt per round
-  // (v2: only (r, a)'s aggregator decides, t > N/2 consents over one U3, a final attempt is never
-  // abandoned). These tests fail on the v1 engine and are the acceptance tests of that work.
-  it.skip('seed 80: a paused participant that refuses the re-mask on waking does not commit the abandoned attempt 0 (fork of round 1)', async () => {
-    // site-3 wakes from a 5.3 s pause after the others re-masked without it, refuses, fails over to
-    // itself and commits attempt 0 (it holds all four cryptograms); the others commit attempt 1.
-    // (Seen since records are judged only from the expected aggregator: before, the others
-    // accepted site-3's record for attempt 0 and all converged on it.)
+  it('seed 80: a paused participant that wakes after the others moved on does not commit another attempt (fork of round 1)', async () => {
+    // (v1: it refused the re-mask on waking, failed over to itself and committed the abandoned attempt 0)
     await clean(80);
   });
 
-  // Skipped until protocol v2 (issue 16): under v1's attempt rules a member that refused a re-mask
-  // can still commit the abandoned attempt as its own failover candidate, and a re-mask can be
-  // refused by the site it leaves out; preventing either needs agreement on one attempt per round
-  // (v2: only (r, a)'s aggregator decides, t > N/2 consents over one U3, a final attempt is never
-  // abandoned). These tests fail on the v1 engine and are the acceptance tests of that work.
-  it.skip('seed 497: a node cut off after collecting every cryptogram does not commit the attempt alone while the other side re-masks', async () => {
-    // N=3, min 2, partition {site-0} | {site-1, site-2}: site-0 holds all three attempt-0
-    // cryptograms, fails over to itself and commits attempt 0 alone; the other side re-masks
-    // (attempt 1, two participants) and commits another v3
+  it('seed 497: a node cut off after collecting every cryptogram does not commit the attempt alone', async () => {
+    // (v1, N = 3, min 2: site-0 committed attempt 0 alone while the other side re-masked; v2 needs
+    // t = 3 consents and t shares per secret, so no side commits alone)
     await clean(497);
   });
 
-  // Skipped until protocol v2 (issue 16): under v1's attempt rules a member that refused a re-mask
-  // can still commit the abandoned attempt as its own failover candidate, and a re-mask can be
-  // refused by the site it leaves out; preventing either needs agreement on one attempt per round
-  // (v2: only (r, a)'s aggregator decides, t > N/2 consents over one U3, a final attempt is never
-  // abandoned). These tests fail on the v1 engine and are the acceptance tests of that work.
-  it.skip('directed (seeds 434, and 46 with bugs 1-2 patched): a member that refused a re-mask does not commit the abandoned attempt alone (fork of one version)', async () => {
-    // N=3, minParticipants 2. X persists its cryptogram and dies before publishing it; it comes
-    // back just before the collection deadline, so the aggregator re-masks without it (attempt 1).
-    // X holds its own attempt-0 cryptogram and refuses ("leaves out X"), then is cut off for a few
-    // seconds: it fails over to itself, holds every attempt-0 cryptogram and key, and commits
-    // attempt 0, while the others commit attempt 1. Both are majority sets: the quorum does not
-    // help, since an abandoned attempt stays aggregatable by anyone holding its cryptograms.
-    const w = await SimWorld.create({ seed: 71, nodes: 3, rounds: 1, minParticipants: 2, trainMs: [50, 100] });
+  it('directed (v1 seeds 434 and 46): a member left out of U3 while it held its own cryptogram refuses U3, and no node commits anything but the final attempt', async () => {
+    // v1: X persisted its cryptogram and died before publishing it; back just before the deadline it
+    // refused the re-mask that left it out, was cut off, failed over to itself and committed the
+    // abandoned attempt 0 alone. v2 (5 sites, t = 4): U3 leaves X out, the other four consent, the
+    // attempt is final; X, restarted and unable to hear U3 for longer than the liveness window,
+    // refuses it ("leaves out X") and moves on, but can commit only what t shares unmask.
+    const w = await SimWorld.create({ seed: 71, nodes: 5, rounds: 1, trainMs: [50, 100] });
     const [agg, , x] = w.order(1);
     x!.crashAt.add('1:cryptogram-persisted');
     x!.restartAfterMs = null;
     await w.start();
-    await w.run(10_000, () => x!.crashes === 1);
-    await w.run(10_000, () => !!agg!.engine.round.attempts[0]);
-    w.sched.schedule(agg!.engine.round.attempts[0]!.openedAt + 4400 - w.sched.now, 'restart', () => w.restart(x!));
-    await w.run(20_000, () => x!.engine?.events.some((e) => e.kind === 'refused-attempt'));
-    assert.ok(x!.engine.events.some((e) => e.kind === 'refused-attempt'), `X did not refuse the re-mask: ${w.describe()}`);
+    await w.run(20_000, () => x!.crashes === 1);
+    await w.run(20_000, () => w.decided(agg!).some((d) => d.kind === KindV2.U3List && d.round === 1));
+    for (const n of w.nodes) if (n !== x) w.net.cutOneWay(n.id, x!.id);
+    w.restart(x!);
+    await w.run(1_500);
+    w.net.heal();
+    await w.run(20_000, () => x!.engine.events.some((e) => e.kind === 'refused-list'));
+    const refused = x!.engine.events.filter((e) => e.kind === 'refused-list');
+    assert.equal(refused.length, 1, `X did not refuse the U3 that left it out: ${w.describe()}`);
+    assert.match(refused[0]!.detail, /leaves out/);
     w.net.partition([[x!.id], w.nodes.filter((n) => n !== x).map((n) => n.id)]);
     await w.run(10_000);
     w.net.heal();
     await w.run(60_000, () => w.converged());
     assert.deepEqual(w.checker.violations, []);
+    assert.deepEqual(w.checker.errors, []);
     assert.ok(w.converged(), w.describe());
+    const s = w.nodes.filter((n) => n !== x).map((n) => n.engine.summaries.find((y) => y.round === 1)!);
+    assert.ok(s.every((y) => y.attempt === 0 && !y.participants.includes(x!.id)), 'the others committed attempt 0 without X');
   });
 
-  it('seed 170: a node isolated past the liveness window does not open its own attempt 0 when the partition heals', async () => {
-    // isolated (not paused, not restarted), it does not settle: on hearing the others again it opens
-    // attempt 0 as the aggregator it believes to be, beside the start they opened without it
+  it('seed 170: a node isolated past the liveness window does not open its own attempt when the partition heals', async () => {
     await clean(170);
   });
 
-  it('seed 74: after a healed partition, a re-mask does not race the re-sent cryptograms into a permanent split', async () => {
-    // the next candidate opens a+1 "missing X" right after the heal, before X's chunks are re-sent;
-    // nodes holding X's cryptogram refuse it ("leaves out X") and their aggregator opens a+1 with
-    // another set; both halves wait for each other forever
+  it('seed 74: after a healed partition, a failover does not race the re-sent cryptograms into a permanent split', async () => {
     await clean(74);
   });
 
-  // Skipped until protocol v2 (issue 16): under v1's attempt rules a member that refused a re-mask
-  // can still commit the abandoned attempt as its own failover candidate, and a re-mask can be
-  // refused by the site it leaves out; preventing either needs agreement on one attempt per round
-  // (v2: only (r, a)'s aggregator decides, t > N/2 consents over one U3, a final attempt is never
-  // abandoned). These tests fail on the v1 engine and are the acceptance tests of that work.
-  it.skip('seed 101: a re-mask leaving out a late participant does not stall the round when that participant refuses it', async () => {
-    // the aggregator truly lacked X's cryptogram at the deadline (X was restarting); X holds its own
-    // cryptogram and refuses ("leaves out X") and fails over; no later attempt reunites them
+  it('seed 101: a late participant left out of U3 does not stall the round when it refuses that list', async () => {
+    // (v1: the re-mask leaving out X was refused by X, which failed over; no later attempt reunited them)
     await clean(101);
   });
 });
