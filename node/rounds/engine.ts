@@ -55,8 +55,9 @@ export const sha256hex = (b: Uint8Array): string => createHash('sha256').update(
 
 type Of<K extends KindV2> = EnvelopeV2 & { kind: K };
 
-/** Next-round messages buffered until this node reaches that round. */
+/** Next-round messages buffered until this node reaches that round (at most this many, and bytes). */
 const MAX_PENDING = 512;
+const MAX_PENDING_BYTES = 16 << 20;
 
 export class RoundEngine {
   readonly members: string[];
@@ -67,7 +68,8 @@ export class RoundEngine {
   private readonly gate: GossipGate;
   private readonly member: MemberRole;
   private readonly role: AggregatorRole;
-  private pending: { env: EnvelopeV2; bytes: Uint8Array }[] = [];
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
   private queue: Promise<void> = Promise.resolve();
   private timers: TimerHandle[] = [];
 
@@ -281,7 +283,10 @@ export class RoundEngine {
       return;
     }
     if (env.kind !== KindV2.Heartbeat && env.round === ctx.state.round + 1) {
-      if (this.pending.length < MAX_PENDING) this.pending.push({ env, bytes });
+      if (this.pending.length < MAX_PENDING && this.pendingBytes + bytes.length <= MAX_PENDING_BYTES) {
+        this.pending.push(bytes); // decoded again when that round starts (one copy held, not two)
+        this.pendingBytes += bytes.length;
+      }
       return;
     }
     if (env.kind === KindV2.Heartbeat) return this.onHeartbeat(env);
@@ -474,6 +479,7 @@ export class RoundEngine {
     await ctx.persist();
     const pend = this.pending;
     this.pending = [];
-    for (const p of pend) await this.handle(p.env, p.bytes);
+    this.pendingBytes = 0;
+    for (const bytes of pend) await this.onEnvelope(bytes);
   }
 }

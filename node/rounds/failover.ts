@@ -39,9 +39,12 @@ export function failoverReason(ctx: RoundContext, now: number): string | null {
   const a = ctx.state.attempt;
   const agg = ctx.aggregatorOf(a);
   if (agg !== ctx.self && ctx.liveness.knownDead(agg, now)) return `aggregator ${ctx.names([agg])} is not live`;
+  if (ctx.excluded(agg)) return `aggregator ${ctx.names([agg])} equivocated`;
   const d = ctx.book.peek(a);
   if (now <= stepDeadline(ctx, d)) return null;
-  if (!d?.u1) return 'no U1 list in time';
+  // Fewer than t members announced keys here: the others still work in earlier attempts and will
+  // join (their own deadlines); running ahead alone would only leave them behind again.
+  if (!d?.u1) return [...(d?.keys.keys() ?? [])].filter((m) => !ctx.excluded(m)).length >= ctx.threshold ? 'no U1 list in time' : null;
   if (!d.u2) return 'no U2 list in time';
   if (!d.u3) return 'no U3 list in time';
   return consents(d) < ctx.threshold ? 'too few consents in time' : null;

@@ -54,7 +54,7 @@ export class MemberRole {
     await ctx.persist();
     // every honest member must see both to exclude it alike
     if (!this.replaying && e.first && e.second) for (const b of [e.first, e.second]) await ctx.outbox.publish(b);
-    if (e.sender === ctx.aggregatorOf(a)) await this.act.refuse(a, 'it signed two different lists');
+    if (e.sender === ctx.aggregatorOf(a) && (e.kind === KindV2.U1List || e.kind === KindV2.U2List || e.kind === KindV2.U3List)) await this.act.refuse(a, 'it signed two different lists');
   }
 
   async onKeys(env: Of<KindV2.KeyAnnouncement>, bytes: Uint8Array): Promise<void> {

@@ -8,7 +8,7 @@ import { runSeed } from '../helpers/sim-faults.ts';
 import { SimWorld } from '../helpers/sim-world.ts';
 
 async function clean(seed: number): Promise<void> {
-  const r = await runSeed(seed);
+  const r = await runSeed(seed, { override: { faulty: undefined } }); // the seeds of the v1 findings, without the malicious member the sweep now adds
   assert.deepEqual([...r.violations, ...r.errors], [], `seed ${seed}, plan: ${r.plan.join('; ')}`);
   assert.notEqual(r.finishedAt, null, `seed ${seed}, plan: ${r.plan.join('; ')}`);
 }

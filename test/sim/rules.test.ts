@@ -323,7 +323,7 @@ describe('sim v2: an aggregator that signs two different U3 lists for one attemp
   // attempt 1 either (it gets 4 consents, no reveal): round 1 stalls for good ('attempt-stalled'),
   // while the faulty aggregator itself commits it. (Also seen: after revealing for attempt 0 the
   // honest members still publish cryptograms and consents in attempt 1.)
-  it.skip('both lists to everyone (the split-u3 hook): the round completes (stalls for good at seed 107: the final attempt\'s equivocating aggregator\'s cryptogram is forgotten)', async () => {
+  it('both lists to everyone (the split-u3 hook): the round completes (stalls for good at seed 107: the final attempt\'s equivocating aggregator\'s cryptogram is forgotten)', async () => {
     const { w } = await splitU3();
     await finish(w);
   });
