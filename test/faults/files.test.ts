@@ -47,8 +47,10 @@ describe('faults: corrupt manifest and npz files give one clean error line', fun
     const site = await initIdentity(join(dir, 'site'));
     const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
     let m = createManifest({ consortium: 'files', adminPublicKey: signingPublicKey(admin) });
-    m = signManifest({ ...m, members: [{ name: 'a', peerId: site.peerId }, { name: 'b', peerId: (await initIdentity(join(dir, 'b'))).peerId }] }, admin);
+    const [b, c] = await Promise.all(['b', 'c'].map((n) => initIdentity(join(dir, n))));
+    m = signManifest({ ...m, members: [site, b!, c!].map((x, i) => ({ name: 'abc'[i]!, peerId: x.peerId, maxSamples: 1000 })) }, admin);
     good = JSON.stringify(m, null, 2);
+    const { maxSamples: _cap, ...uncapped } = m.members[1]!;
     const tampered = { ...m, plan: { ...m.plan, rounds: m.plan.rounds + 1 } };
     manifests.push(
       ['empty', ''],
@@ -57,7 +59,10 @@ describe('faults: corrupt manifest and npz files give one clean error line', fun
       ['JSON array', '[1,2,3]'],
       ['tampered after signing', JSON.stringify(tampered)],
       ['signature removed', JSON.stringify({ ...m, signature: undefined })],
-      ['bad member peer id', JSON.stringify({ ...m, members: [{ name: 'a', peerId: 'not-a-peer-id' }] })],
+      ['bad member peer id', JSON.stringify({ ...m, members: [{ name: 'a', peerId: 'not-a-peer-id', maxSamples: 1000 }] })],
+      ['member without maxSamples', JSON.stringify({ ...m, members: [m.members[0], uncapped, m.members[2]] })],
+      ['signed with a threshold above N', JSON.stringify(signManifest({ ...m, threshold: 4 }, admin))],
+      ['signed with two members', JSON.stringify(signManifest({ ...m, members: m.members.slice(0, 2) }, admin))],
       ['unknown field', JSON.stringify({ ...m, extra: 1 })],
       ['huge rounds', JSON.stringify({ ...m, plan: { ...m.plan, rounds: 1e12 } })],
     );
@@ -79,9 +84,13 @@ describe('faults: corrupt manifest and npz files give one clean error line', fun
       const path = join(dir, `m-${what.replace(/\W+/g, '-')}.json`);
       writeFileSync(path, text);
       runs.push(cli(['consortium', 'verify', '--manifest', path]).then((r) => assertCleanError(`verify: ${what}`, r)));
-      if (['truncated JSON', 'tampered after signing'].includes(what)) runs.push(cli(['start', '--dir', join(dir, 'site'), '--manifest', path, '--data', join(root, 'data', 'pneumoniamnist.npz'), '--listen', '/ip4/127.0.0.1/tcp/0']).then((r) => assertCleanError(`start: ${what}`, r)));
+      if (['truncated JSON', 'tampered after signing', 'signed with two members'].includes(what)) runs.push(cli(['start', '--dir', join(dir, 'site'), '--manifest', path, '--data', join(root, 'data', 'pneumoniamnist.npz'), '--listen', '/ip4/127.0.0.1/tcp/0']).then((r) => assertCleanError(`start: ${what}`, r)));
     }
     runs.push(cli(['consortium', 'verify', '--manifest', join(dir, 'missing.json')]).then((r) => assertCleanError('verify: missing file', r)));
+    // control: the good manifest verifies
+    const path = join(dir, 'm-good.json');
+    writeFileSync(path, good);
+    runs.push(cli(['consortium', 'verify', '--manifest', path]).then((r) => assert.equal(r.code, 0, r.stderr)));
     await Promise.all(runs);
   });
 

@@ -35,11 +35,12 @@ describe('node: identity and manifest', () => {
     const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
     const a = await initIdentity(join(dir, 'a'));
     const b = await initIdentity(join(dir, 'b'));
+    const c = await initIdentity(join(dir, 'c'));
     let m = createManifest({ consortium: 'k', adminPublicKey: signingPublicKey(admin) });
-    m = { ...m, members: [{ name: 'a', peerId: a.peerId }, { name: 'b', peerId: b.peerId }] };
+    m = { ...m, members: [a, b, c].map((x, i) => ({ name: 'abc'[i]!, peerId: x.peerId, maxSamples: 100 })) };
     const path = join(dir, 'm.json');
     writeFileSync(path, JSON.stringify(signManifest(m, admin)));
-    assert.equal((await loadManifest(path)).members.length, 2);
+    assert.equal((await loadManifest(path)).members.length, 3);
     const tampered = JSON.parse(readFileSync(path, 'utf8'));
     tampered.plan.rounds = 99;
     writeFileSync(path, JSON.stringify(tampered));
@@ -56,6 +57,7 @@ describe('node: identity and manifest', () => {
     const dir = tmp();
     const peer = cli('init', '--dir', join(dir, 's1')).stdout.trim();
     const peer2 = cli('init', '--dir', join(dir, 's2')).stdout.trim();
+    const peer3 = cli('init', '--dir', join(dir, 's3')).stdout.trim();
     const m = join(dir, 'm.json');
     const key = join(dir, 'admin.key');
     assert.equal(cli('consortium', 'create', '--id', 'k', '--out', m, '--admin-key', key, '--rounds', '2').status, 0);
@@ -65,9 +67,14 @@ describe('node: identity and manifest', () => {
     assert.match(uncapped.stderr, /--max-samples/);
     assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', 'a', '--peer-id', peer, '--max-samples', '1600').status, 0);
     assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', 'b', '--peer-id', peer2, '--max-samples', '1600').status, 0);
+    // two members cannot make a private aggregate: signing refuses, naming the rule
+    const two = cli('consortium', 'sign', '--manifest', m, '--admin-key', key);
+    assert.equal(two.status, 1);
+    assert.match(two.stderr, /flnode: .*3 to 255 members/);
+    assert.equal(cli('consortium', 'add-member', '--manifest', m, '--name', 'c', '--peer-id', peer3, '--max-samples', '1600').status, 0);
     assert.equal(cli('consortium', 'sign', '--manifest', m, '--admin-key', key).status, 0);
     assert.equal(statSync(key).mode & 0o777, 0o600);
-    assert.match(cli('consortium', 'verify', '--manifest', m).stdout, /valid, consortium k, 2 members/);
+    assert.match(cli('consortium', 'verify', '--manifest', m).stdout, /valid, consortium k, 3 members/);
     writeFileSync(m, readFileSync(m, 'utf8').replace('"rounds": 2', '"rounds": 3'));
     const r = cli('consortium', 'verify', '--manifest', m);
     assert.equal(r.status, 1);
@@ -131,5 +138,45 @@ describe('node: identity and manifest', () => {
     const saved = JSON.parse(readFileSync(m, 'utf8'));
     assert.equal(saved.threshold, 4);
     assert.equal(saved.members[0].maxSamples, 2000);
+  });
+  it('refuses a manifest with t below ceil(N/2)+1 for every N tried, and one whose member has no maxSamples', async () => {
+    const dir = tmp();
+    const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
+    const ids = await Promise.all([0, 1, 2, 3, 4, 5, 6].map((i) => initIdentity(join(dir, `s${i}`))));
+    const members = ids.map((id, i) => ({ name: `s${i}`, peerId: id.peerId, maxSamples: 100 }));
+    const path = join(dir, 'm.json');
+    for (const [n, low] of [[4, 2], [5, 3], [6, 3], [7, 4]] as const) {
+      const base = { ...createManifest({ consortium: 'k', adminPublicKey: signingPublicKey(admin) }), members: members.slice(0, n) };
+      const min = Math.ceil(n / 2) + 1;
+      // t = 2 never passes the schema (t ≥ 3); above that, the member count decides
+      if (low < 3) assert.throws(() => parseManifest(JSON.stringify({ ...base, threshold: low }), 'm'), /threshold/);
+      else {
+        writeFileSync(path, JSON.stringify(signManifest({ ...base, threshold: low }, admin)));
+        await assert.rejects(loadManifest(path), (e: unknown) => e instanceof UserError && new RegExp(`threshold ${low} of ${n} is below ceil\\(N/2\\)\\+1 = ${min}`).test(e.message), `t = ${low} of ${n}`);
+      }
+      writeFileSync(path, JSON.stringify(signManifest({ ...base, threshold: min }, admin)));
+      assert.equal((await loadManifest(path)).threshold, min, `t = ceil(N/2)+1 = ${min} of ${n} is allowed (control)`);
+    }
+    const base = { ...createManifest({ consortium: 'k', adminPublicKey: signingPublicKey(admin) }), members: members.slice(0, 3) };
+    const { maxSamples: _dropped, ...uncapped } = members[1]!;
+    const text = JSON.stringify({ ...base, members: [members[0], uncapped, members[2]] });
+    assert.throws(() => parseManifest(text, 'm'), (e: unknown) => e instanceof UserError && /members\.1\.maxSamples/.test(e.message));
+    writeFileSync(path, text);
+    await assert.rejects(loadManifest(path), /members\.1\.maxSamples/);
+  });
+
+  it('the CLI prints the collusion bound min(2t−N−1, t−2) for 5 of 7 → 2', async () => {
+    const dir = tmp();
+    const ids = await Promise.all([0, 1, 2, 3, 4, 5, 6].map((i) => initIdentity(join(dir, `s${i}`))));
+    const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
+    const m = join(dir, 'm.json');
+    const manifest = { ...createManifest({ consortium: 'k', adminPublicKey: signingPublicKey(admin) }), members: ids.map((id, i) => ({ name: `s${i}`, peerId: id.peerId, maxSamples: 100 })) };
+    writeFileSync(m, JSON.stringify(manifest));
+    assert.match(cli('consortium', 'threshold', '--manifest', m).stdout, /threshold 5 of 7 members \(default\); collusion bound min\(2t−N−1, t−2\) = 2/);
+    assert.match(cli('consortium', 'threshold', '--manifest', m, '--set', '6').stdout, /threshold 6 of 7 members; collusion bound min\(2t−N−1, t−2\) = 4/);
+    assert.match(cli('consortium', 'threshold', '--manifest', m, '--set', '5').stdout, /threshold 5 of 7 members; collusion bound min\(2t−N−1, t−2\) = 2/);
+    const low = cli('consortium', 'threshold', '--manifest', m, '--set', '4');
+    assert.equal(low.status, 1);
+    assert.match(low.stderr, /threshold 4 of 7 is below ceil\(N\/2\)\+1 = 5/);
   });
 });

@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { decodeEnvelope, encodeEnvelope, fromHex, MessageKind, signingPublicKey } from '../../protocol/index.ts';
 import { initIdentity, loadOrCreateAdminKey, type SiteIdentity } from '../../node/identity.ts';
-import { createManifest, signManifest, type Manifest } from '../../node/manifest.ts';
+import type { Manifest } from '../../node/manifest.ts';
 import { RoundEngine } from '../../node/rounds/engine.ts';
 import { MemoryStore } from '../../node/runtime/kv-store.ts';
 import { fakeTrainer, ManualClock, StubNetwork } from '../helpers/engine-fakes.ts';
+import { Peers, signedManifest } from '../helpers/v2-peers.ts';
 
 const LIVENESS_MS = 2000;
 
@@ -26,8 +26,7 @@ describe('node: liveness from signed heartbeats', function () {
     ids = await Promise.all(['a', 'b', 'c'].map((n) => initIdentity(join(dir, n))));
     const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
     const timeouts = { heartbeatMs: 500, livenessMs: LIVENESS_MS, keysMs: 600_000, trainingMs: 600_000, collectMs: 600_000, aggregateMs: 600_000 };
-    manifest = createManifest({ consortium: 'liveness', adminPublicKey: signingPublicKey(admin), plan: { rounds: 3 }, timeouts, minParticipants: 2 });
-    manifest = signManifest({ ...manifest, members: ids.map((s, i) => ({ name: `site-${i}`, peerId: s.peerId })) }, admin);
+    manifest = signedManifest(admin, ids, { consortium: 'liveness', plan: { rounds: 3 }, timeouts });
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -35,9 +34,9 @@ describe('node: liveness from signed heartbeats', function () {
     const clock = new ManualClock();
     const engine = new RoundEngine({ manifest, identity: ids[0]!, network: new StubNetwork(ids[0]!.peerId), trainer: fakeTrainer(64), store: new MemoryStore(), log: pino({ level: 'silent' }), clock });
     await engine.start();
-    const heartbeat = (from: SiteIdentity, sentAt: number, modelVersion = 0) =>
-      encodeEnvelope({ consortium: manifest.consortium, round: 1, attempt: 0, sender: from.peerId }, { kind: MessageKind.Heartbeat, body: { sentAt, modelVersion, modelHash: fromHex(engine.global.hash), phase: 'keys' } }, from.signingSecret);
-    const deliver = (bytes: Uint8Array) => engine.handle(decodeEnvelope(bytes, { consortium: manifest.consortium, publicKeyOf: (s) => ids.find((i) => i.peerId === s)?.signingPublic }));
+    const peers = new Peers(manifest, ids);
+    const heartbeat = (from: SiteIdentity, sentAt: number, modelVersion = 0) => peers.heartbeat(from, 1, sentAt, modelVersion, engine.global.hash);
+    const deliver = (bytes: Uint8Array) => engine.handle(peers.decode(bytes), bytes);
     const live = (peer: SiteIdentity) => {
       const hb = engine.heartbeatOf(peer.peerId);
       return !!hb && clock.now() - hb.at < LIVENESS_MS; // as the status page judges it

@@ -8,15 +8,16 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { decodeEnvelope, encodeEnvelope, MAX_MODEL_ENVELOPE_BYTES, MessageKind, modelBytes, modelHash, signingPublicKey, toHex } from '../../protocol/index.ts';
+import { modelBytes, modelHash, toHex } from '../../protocol/index.ts';
+import { KindV2, MAX_MODEL_ENVELOPE_BYTES_V2 } from '../../protocol/v2/index.ts';
 import { initIdentity, loadOrCreateAdminKey, type SiteIdentity } from '../../node/identity.ts';
-import { createManifest, signManifest, type Manifest } from '../../node/manifest.ts';
 import { createLibp2pNetwork } from '../../node/p2p/libp2p-network.ts';
 import { modelKey, RoundEngine } from '../../node/rounds/engine.ts';
 import { MemoryStore } from '../../node/runtime/kv-store.ts';
 import { f32bytes } from '../../node/storage/store.ts';
 import type { Network } from '../../node/types.ts';
 import { fakeTrainer, ManualClock, StubNetwork } from '../helpers/engine-fakes.ts';
+import { Peers, signedManifest } from '../helpers/v2-peers.ts';
 
 const PARAMS = 1_500_000; // 6 MB of float32 weights
 
@@ -46,8 +47,7 @@ describe('node: model sync of a model above the gossip limit (libp2p direct stre
     const ids: SiteIdentity[] = await Promise.all(['behind', 'b', 'c'].map((n) => initIdentity(join(dir, n))));
     const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
     const timeouts = { heartbeatMs: 200, livenessMs: 2000, keysMs: 600_000, trainingMs: 600_000, collectMs: 600_000, aggregateMs: 600_000 };
-    let manifest: Manifest = createManifest({ consortium: 'sync-consortium', adminPublicKey: signingPublicKey(admin), plan: { rounds: 1 }, timeouts, minParticipants: 2 });
-    manifest = signManifest({ ...manifest, members: ids.map((s, i) => ({ name: `site-${i}`, peerId: s.peerId })) }, admin);
+    const manifest = signedManifest(admin, ids, { consortium: 'sync-consortium', plan: { rounds: 1 }, timeouts });
     const v1 = fakeTrainer(PARAMS).getWeights().map((w, i) => w + ((i % 7) - 3) * 1e-3);
     const v1hash = toHex(modelHash(v1));
     const ports = await Promise.all(ids.map(() => freePort()));
@@ -83,8 +83,8 @@ describe('node: model sync refuses what it cannot verify', function () {
     const ids: SiteIdentity[] = await Promise.all(['behind', 'liar', 'c'].map((n) => initIdentity(join(dir, n))));
     const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
     const timeouts = { heartbeatMs: 200, livenessMs: 2000, keysMs: 600_000, trainingMs: 600_000, collectMs: 600_000, aggregateMs: 600_000 };
-    let manifest: Manifest = createManifest({ consortium: 'sync-bad', adminPublicKey: signingPublicKey(admin), plan: { rounds: 1 }, timeouts, minParticipants: 2 });
-    manifest = signManifest({ ...manifest, members: ids.map((s, i) => ({ name: `site-${i}`, peerId: s.peerId })) }, admin);
+    const manifest = signedManifest(admin, ids, { consortium: 'sync-bad', plan: { rounds: 1 }, timeouts });
+    const peers = new Peers(manifest, ids);
     const [self, liar, c] = ids as [SiteIdentity, SiteIdentity, SiteIdentity];
     const v1 = fakeTrainer(256).getWeights().map((w) => w + 0.01);
     const v1hash = modelHash(v1);
@@ -93,11 +93,10 @@ describe('node: model sync refuses what it cannot verify', function () {
     const net = new (class extends StubNetwork {
       override async request(peer: string, req: Uint8Array, o: { maxResponseBytes: number }): Promise<Uint8Array | null> {
         asked.push(peer);
-        assert.equal(o.maxResponseBytes, MAX_MODEL_ENVELOPE_BYTES);
+        assert.equal(o.maxResponseBytes, MAX_MODEL_ENVELOPE_BYTES_V2);
         const from = ids.find((i) => i.peerId === peer)!;
-        const env = decodeEnvelope(req, { consortium: manifest.consortium, publicKeyOf: (s) => ids.find((i) => i.peerId === s)?.signingPublic });
-        assert.equal(env.kind, MessageKind.ModelRequest);
-        return encodeEnvelope({ consortium: manifest.consortium, round: 1, attempt: 0, sender: peer }, { kind: MessageKind.ModelResponse, body: { version: 1, modelHash: v1hash, weights: modelBytes(forged) } }, from.signingSecret);
+        assert.equal(peers.decode(req).kind, KindV2.ModelRequest);
+        return peers.seal(from, 1, 0, { kind: KindV2.ModelResponse, body: { version: 1, modelHash: v1hash, weights: modelBytes(forged) } });
       }
     })(self.peerId);
     const clock = new ManualClock();
@@ -105,8 +104,8 @@ describe('node: model sync refuses what it cannot verify', function () {
     await engine.start();
     // both other members report version 1 (so this node is behind, and the hash is vouched for)
     for (const from of [liar, c]) {
-      const hb = encodeEnvelope({ consortium: manifest.consortium, round: 2, attempt: 0, sender: from.peerId }, { kind: MessageKind.Heartbeat, body: { sentAt: clock.now(), modelVersion: 1, modelHash: v1hash, phase: 'done' } }, from.signingSecret);
-      await engine.handle(decodeEnvelope(hb, { consortium: manifest.consortium, publicKeyOf: (s) => ids.find((i) => i.peerId === s)?.signingPublic }));
+      const hb = peers.heartbeat(from, 2, clock.now(), 1, toHex(v1hash), 'done');
+      await engine.handle(peers.decode(hb), hb);
     }
     await clock.advance(4000); // past the grace a member one version behind gives an in-flight commit
     assert.ok(asked.length >= 1, 'the member behind never asked for the model');

@@ -32,7 +32,7 @@ describe('rounds: a contribution from uploaded weights', () => {
     // a crash after the round's update was stored: a new incarnation over the same store
     const again = new Contribution(new RoundStore(kv), trainer, new SystemClock(), noHooks, log);
     await again.load();
-    await again.restore(3, 0);
+    await again.restore(3);
     assert.equal(again.uploadedRound, 3, 'the restarted node still marks the round as uploaded');
     assert.deepEqual([...again.update!.delta], [...c.update!.delta]);
     // and it does not use the upload a second time in the next round

@@ -1,19 +1,20 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { decodeEnvelope, encodeEnvelope, MessageKind, ProtocolError, signingPublicKey, type Envelope } from '../../protocol/index.ts';
+import { ProtocolError, signingPublicKey } from '../../protocol/index.ts';
+import { decodeEnvelopeV2, encodeEnvelopeV2, KindV2, type EnvelopeV2 } from '../../protocol/v2/index.ts';
 import { VerifiedEnvelopes } from '../../node/rounds/verified-envelopes.ts';
 
 const secret = new Uint8Array(randomBytes(32));
 const pub = signingPublicKey(secret);
 const opts = { consortium: 'k', publicKeyOf: (s: string) => (s === 'peer-1' ? pub : undefined) };
 const envelope = (round: number, pad = 0) =>
-  encodeEnvelope({ consortium: 'k', round, attempt: 0, sender: 'peer-1' }, { kind: MessageKind.ModelResponse, body: { version: round, modelHash: new Uint8Array(32), weights: new Uint8Array(pad) } }, secret);
+  encodeEnvelopeV2({ consortium: 'k', round, attempt: 0, sender: 'peer-1' }, { kind: KindV2.ModelResponse, body: { version: round, modelHash: new Uint8Array(32), weights: new Uint8Array(pad) } }, secret);
 
 describe('node: envelopes are verified once per distinct byte string', () => {
   it('verifies the same bytes once, re-verifies other bytes, and never caches a failure', () => {
     const cache = new VerifiedEnvelopes();
     let calls = 0;
-    const decode = (b: Uint8Array): Envelope => (calls++, decodeEnvelope(b, { ...opts, maxBytes: 64 << 20 }));
+    const decode = (b: Uint8Array): EnvelopeV2 => (calls++, decodeEnvelopeV2(b, { ...opts, maxBytes: 64 << 20 }));
     const a = envelope(1);
     const first = cache.decode(a, decode);
     assert.equal(cache.decode(a.slice(), decode), first); // equal bytes in another buffer: a hit
@@ -32,7 +33,7 @@ describe('node: envelopes are verified once per distinct byte string', () => {
   it('is bounded: old entries are evicted by count and by bytes', () => {
     const cache = new VerifiedEnvelopes();
     let calls = 0;
-    const decode = (b: Uint8Array): Envelope => (calls++, decodeEnvelope(b, { ...opts, maxBytes: 64 << 20 }));
+    const decode = (b: Uint8Array): EnvelopeV2 => (calls++, decodeEnvelopeV2(b, { ...opts, maxBytes: 64 << 20 }));
     const small = Array.from({ length: 65 }, (_, i) => envelope(100 + i));
     for (const e of small) cache.decode(e, decode);
     cache.decode(small[0]!, decode); // 65 > 64 entries: the oldest was evicted
