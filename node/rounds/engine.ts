@@ -23,11 +23,12 @@ import { GossipGate } from './admission.ts';
 import { AggregatorRole } from './aggregator.ts';
 import { RoundContext } from './context.ts';
 import type { NodeEvent } from './events.ts';
-import { abandonedUpTo, failoverReason, moveTo, stepDeadline } from './failover.ts';
+import { abandonedUpTo, failoverReason, moveTo, noteRevealStall, refuse, stepDeadline } from './failover.ts';
 import type { PeerHeartbeat } from './liveness.ts';
 import { MemberRole } from './member.ts';
 import type { SyncIO } from './model-sync.ts';
-import { announceKeys, consent, deal, finalAttempt, publishCryptogram, reveal, sendChunks } from './participant.ts';
+import { announceKeys, consent, deal, finalAttempt, publishCryptogram, reveal } from './participant.ts';
+import { restoreRound } from './restore.ts';
 import { RoundStore } from './round-store.ts';
 import { addPhaseTime, freshState, type GlobalModel, type RoundState } from './state.ts';
 import { tryUnmask } from './unmask.ts';
@@ -91,7 +92,7 @@ export class RoundEngine {
       baseModelHash: fromHex(ctx.global.hash), now: () => clock.now(), maxSamplesOf: (s: string) => maxSamplesOf(ctx.manifest, s) ?? 0,
     });
     this.gate = new GossipGate(opts.manifest.consortium, ctx.members, view, opts.log);
-    this.member = new MemberRole(ctx, { refuse: (a, why) => this.refuse(a, why), rehandle: (b) => this.rehandle(b) });
+    this.member = new MemberRole(ctx, { refuse: (a, why) => refuse(ctx, a, why), rehandle: (b) => this.rehandle(b) });
     this.role = new AggregatorRole(ctx, { accept: (env, bytes) => this.accept(env, bytes) });
   }
 
@@ -202,51 +203,14 @@ export class RoundEngine {
     this.queue = this.queue.then(fn).catch((err) => this.ctx.log.error({ err: (err as Error).stack ?? String(err) }, 'round step failed'));
   }
 
-  /**
-   * Resuming a round from disk: the update, and every round message accepted before the crash
-   * (own ones included) handled again; cryptograms reloaded. This node's own messages are then
-   * re-sent as persisted (never new secrets, dealings, cryptograms, consents or reveals).
-   */
+  /** Resuming a round from disk (restore.ts). */
   private async restoreRound(): Promise<void> {
-    const { ctx } = this;
-    const { round: r, attempt: a, phase } = ctx.state;
-    await ctx.contribution.restore(r);
     this.member.replaying = true;
     try {
-      for (const bytes of await ctx.store.envelopes(r)) {
-        try {
-          await this.accept(this.gate.decodeDirect(bytes, MAX_MODEL_ENVELOPE_BYTES_V2), bytes);
-        } catch (err) {
-          ctx.log.warn({ err: (err as Error).message }, 'stored round message not reloaded');
-        }
-      }
+      await restoreRound(this.ctx, (b) => this.gate.decodeDirect(b, MAX_MODEL_ENVELOPE_BYTES_V2), (env, b) => this.accept(env, b));
     } finally {
       this.member.replaying = false;
     }
-    for (const x of await ctx.store.received(r)) {
-      const d = ctx.book.of(x.attempt);
-      if (d.u2) d.putCryptogram(x.sender, x.c, d.u2.hex, ctx.clock.now());
-    }
-    for (const d of ctx.book.all()) {
-      const dealt = await ctx.store.dealing(r, d.attempt); // this node's own shares of its secrets
-      if (dealt) {
-        const bytes = fromHex(dealt.envelope);
-        d.held.set(ctx.self, { s: fromHex(dealt.ownS), b: fromHex(dealt.ownB) });
-        d.dealings.set(ctx.self, { body: (ctx.decodeOwn(bytes) as Of<KindV2.ShareDealing>).body, bytes, at: ctx.clock.now() });
-        await ctx.publish(bytes, d.attempt, 'dealing');
-      }
-      const mine = d.u2 && (await ctx.store.ownCryptogram(r, d.attempt));
-      if (mine) {
-        d.putCryptogram(ctx.self, mine, d.u2!.hex, ctx.clock.now());
-        await sendChunks(ctx, d.attempt, mine, d.u2!.hash, 'chunk');
-      }
-      const own = (name: string, b: Uint8Array | undefined, always = false) => b && ctx.publish(b, d.attempt, name, always);
-      await own('keys', d.keys.get(ctx.self)?.bytes);
-      await own('consent', d.consents.get(ctx.self)?.bytes, true);
-      await own('reveal', d.reveals.get(ctx.self)?.bytes, true);
-      if (ctx.aggregatorOf(d.attempt) === ctx.self) for (const l of [d.u1, d.u2, d.u3]) await own(`list/${l ? KindV2[l.bytes[1]!] : ''}`, l?.bytes, true);
-    }
-    ctx.log.info({ round: r, attempt: a, phase }, 'resuming round from disk');
   }
 
   // ---------------------------------------------------------------- validation (synchronous)
@@ -343,16 +307,6 @@ export class RoundEngine {
     await moveTo(ctx, a, `the aggregator of attempt ${a} signed its U1 list`);
   }
 
-  /** Attempt a's aggregator broke a rule: refused (once), and this node moves to the next attempt. */
-  private async refuse(a: number, why: string): Promise<void> {
-    const { ctx } = this;
-    if (ctx.state.refused.includes(a)) return;
-    ctx.state.refused.push(a);
-    ctx.record('refused-list', `round ${ctx.state.round} attempt ${a}: list of ${ctx.names([ctx.aggregatorOf(a)])} refused (${why})`);
-    await ctx.persist();
-    if (a === ctx.state.attempt && !ctx.state.revealed && !finalAttempt(ctx)) await moveTo(ctx, a + 1, why);
-  }
-
   // ---------------------------------------------------------------- the tick: one step per role
 
   async tick(): Promise<void> {
@@ -388,16 +342,7 @@ export class RoundEngine {
     const later = why || ctx.state.revealed || finalAttempt(ctx) ? null : abandonedUpTo(ctx);
     const to = why ? a + 1 : later;
     if (to !== null && (await moveTo(ctx, to, why ?? `more than N − t members announced keys for attempt ${to}`))) await announceKeys(ctx, to);
-    this.noteRevealStall(now);
-  }
-
-  /** This node revealed and the round has not completed for a while: say why it waits (PROTOCOL.md §8, stalls). */
-  private noteRevealStall(now: number): void {
-    const { ctx } = this;
-    const rv = ctx.state.revealed;
-    const t = ctx.manifest.timeouts;
-    if (!rv || now - ctx.state.lastProgressAt < t.collectMs + t.aggregateMs || !ctx.events.firstTime('reveal-stall')) return;
-    ctx.record('attempt-stalled', `round ${ctx.state.round} waits for attempt ${rv.attempt}: this node revealed its shares for it, and it completes once t = ${ctx.threshold} members' shares and every cryptogram of its U3 are here. No later attempt can replace it (the shares already public plus another aggregate would expose updates); only an admin-signed void record could end the round`);
+    noteRevealStall(ctx, now);
   }
 
   private notePause(): void {

@@ -64,3 +64,20 @@ export async function moveTo(ctx: RoundContext, a: number, why: string): Promise
   await ctx.persist();
   return true;
 }
+
+/** Attempt a's aggregator broke a rule: refused (once), and this node moves to the next attempt. */
+export async function refuse(ctx: RoundContext, a: number, why: string): Promise<void> {
+  if (ctx.state.refused.includes(a)) return;
+  ctx.state.refused.push(a);
+  ctx.record('refused-list', `round ${ctx.state.round} attempt ${a}: list of ${ctx.names([ctx.aggregatorOf(a)])} refused (${why})`);
+  await ctx.persist();
+  if (a === ctx.state.attempt && !ctx.state.revealed && !finalAttempt(ctx)) await moveTo(ctx, a + 1, why);
+}
+
+/** This node revealed and the round has not completed for a while: say why it waits (PROTOCOL.md §8, stalls). */
+export function noteRevealStall(ctx: RoundContext, now: number): void {
+  const rv = ctx.state.revealed;
+  const t = ctx.manifest.timeouts;
+  if (!rv || now - ctx.state.lastProgressAt < t.collectMs + t.aggregateMs || !ctx.events.firstTime('reveal-stall')) return;
+  ctx.record('attempt-stalled', `round ${ctx.state.round} waits for attempt ${rv.attempt}: this node revealed its shares for it, and it completes once t = ${ctx.threshold} members' shares and every cryptogram of its U3 are here. No later attempt can replace it (the shares already public plus another aggregate would expose updates); only an admin-signed void record could end the round`);
+}
