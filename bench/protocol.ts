@@ -7,10 +7,11 @@
 // per-run ratios, so it compares like with like even on a loaded machine (the CPU-time ratio, from process.cpuUsage, is
 // printed beside the wall-clock one).
 //   v1: maskQuantized (n − 1 pairwise masks, with their X25519 + HKDF) / AES of n − 1 keystreams.
-//   v2: a v2 cryptogram adds n keystreams (its self mask and n − 1 pairwise masks) through
-//       addKeystreams: timed as that call with n keys / AES of n keystreams of 4·d bytes.
-//   aggregation: sumCryptograms of n cryptograms, then (v2, no dropout) removing the n self masks
-//       with addKeystreams; GB/s = n·4·d cryptogram bytes / time.
+//   v2: buildCryptogramV2 (its mask keys: self HKDF, n − 1 X25519 + HKDF; quantize; n keystreams
+//       added in one blocked pass) / AES of n keystreams of 4·d bytes.
+//   aggregation: sumCryptograms of n cryptograms (v1's aggregator); v2 unmaskAggregate with no
+//       dropout (sum of the n cryptograms and removal of the n self masks in one blocked pass) /
+//       AES of n keystreams; GB/s = n·4·d cryptogram bytes / time.
 // The AES reference runs node:crypto's cipher.update over 64 KiB and over 1 MiB blocks of zeros
 // and takes the faster of the two medians: the raw keystream cost, allocation included.
 import { execFileSync, execSync } from 'node:child_process';
@@ -22,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { addKeystreams, attemptScale, generateEphemeralKeyPair, maskQuantized, participantWeight, quantize, sumCryptograms, type AttemptParams } from '../protocol/index.ts';
+import { attemptScale, generateEphemeralKeyPair, maskQuantized, participantWeight, quantize, sumCryptograms, v2, type AttemptParams } from '../protocol/index.ts';
 import { arg, flag, say } from './args.ts';
 
 const json = flag('--json');
@@ -92,14 +93,17 @@ function cell(n: number, d: number): Record<string, number | string> {
   const weight = participantWeight(params, self.id);
   const scale = attemptScale(params);
   const bytes = 4 * d;
-  const v2Signs = Array.from({ length: n }, (_, j) => (j % 2 === 0 ? 1 : -1) as 1 | -1);
+  const v2At = v2Attempt(n);
   // n cryptograms to aggregate: distinct arrays, at most 8 of them (cycled) so that n = 50 at
   // d = 1e7 does not hold 2 GB; each is 40 MB there, far beyond any cache, so reuse gains nothing.
   const pool = Array.from({ length: Math.min(n, 8) }, (_, j) => maskQuantized(params, { id: members[j]!.id, secretKey: members[j]!.keys.secretKey }, quantize(update, weight, 1, scale)));
   const cryptograms = Array.from({ length: n }, (_, j) => pool[j % pool.length]!);
+  const v2Pool = Array.from({ length: Math.min(n, 8) }, (_, j) => v2At.build(j, update));
+  const v2Cryptograms = new Map(v2At.ids.map((id, j) => [id, v2Pool[j % v2Pool.length]!]));
   // warm-up of every timed path
   maskQuantized(params, self, quantize(update.subarray(0, 5000), weight, 1, scale));
-  addKeystreams(new Uint32Array(5000), keysOf(n), v2Signs);
+  v2At.build(0, update.subarray(0, 5000));
+  v2At.unmask(new Map(v2At.ids.map((id) => [id, v2Pool[0]!.subarray(0, 5000)])));
   rawKeystreams(keysOf(2), 20000, 1 << 16);
   sumCryptograms(cryptograms.map((c) => c.subarray(0, 5000)));
 
@@ -107,22 +111,18 @@ function cell(n: number, d: number): Record<string, number | string> {
   for (let r = 0; r < runs; r++) {
     let q: Uint32Array = new Uint32Array(0);
     t.quantize.push(timed(() => (q = quantize(update, weight, params.clip, scale))));
-    const q2 = q.slice();
     // mask, AES references, mask again: the two masks' mean sits at the references' time (drift of
     // the machine's load cancels to first order)
     const m1 = timed(() => maskQuantized(params, self, q));
     t.aes64.push(timed(() => rawKeystreams(keysOf(n - 1), bytes, 1 << 16)));
     t.aes1m.push(timed(() => rawKeystreams(keysOf(n - 1), bytes, 1 << 20)));
     t.mask.push(mean(m1, timed(() => maskQuantized(params, self, q))));
-    const v2Keys = keysOf(n);
-    const v1 = timed(() => addKeystreams(q2, v2Keys, v2Signs));
+    const b1 = timed(() => v2At.build(0, update));
     t.aesN64.push(timed(() => rawKeystreams(keysOf(n), bytes, 1 << 16)));
     t.aesN1m.push(timed(() => rawKeystreams(keysOf(n), bytes, 1 << 20)));
-    t.v2.push(mean(v1, timed(() => addKeystreams(q2, v2Keys, v2Signs))));
-    let sum: Uint32Array = new Uint32Array(0);
-    t.agg.push(timed(() => (sum = sumCryptograms(cryptograms))));
-    const selfKeys = keysOf(n);
-    t.unmask.push(timed(() => addKeystreams(sum, selfKeys, new Array<-1>(n).fill(-1))));
+    t.v2.push(mean(b1, timed(() => v2At.build(0, update))));
+    t.agg.push(timed(() => sumCryptograms(cryptograms)));
+    t.unmask.push(timed(() => v2At.unmask(v2Cryptograms)));
   }
   const aes = Math.min(med(t.aes64, 'wall'), med(t.aes1m, 'wall'));
   const aesN = Math.min(med(t.aesN64, 'wall'), med(t.aesN1m, 'wall'));
@@ -151,10 +151,11 @@ function cell(n: number, d: number): Record<string, number | string> {
     ratio_v2_cpu: round(ratio(t.v2, t.aesN64, t.aesN1m, 'cpu'), 3),
     aggregate_ms: round(agg),
     aggregate_gbps: round(cryptogramBytes / agg / 1e6, 2),
-    unmask_ms: round(unmask),
-    aggregate_unmask_gbps: round(cryptogramBytes / (agg + unmask) / 1e6, 2),
+    unmask_v2_ms: round(unmask),
+    ratio_unmask_v2: round(ratio(t.unmask, t.aesN64, t.aesN1m, 'wall'), 3),
+    unmask_v2_gbps: round(cryptogramBytes / unmask / 1e6, 2),
     aggregate_gbps_cpu: round(cryptogramBytes / med(t.agg, 'cpu') / 1e6, 2),
-    aggregate_unmask_gbps_cpu: round(cryptogramBytes / (med(t.agg, 'cpu') + med(t.unmask, 'cpu')) / 1e6, 2),
+    unmask_v2_gbps_cpu: round(cryptogramBytes / med(t.unmask, 'cpu') / 1e6, 2),
     peak_build_mib: memory.build,
     peak_aggregate_mib: memory.aggregate,
     cryptogram_mib: round(bytes / 2 ** 20, 1),
@@ -162,24 +163,33 @@ function cell(n: number, d: number): Record<string, number | string> {
   };
 }
 
-/** Peak RSS of the first build and aggregation in a fresh process (a warm heap would reuse memory). */
+/** n v2 members (U2 = everyone, t = defaultThreshold(n)): member j's cryptogram, and unmasking with U3 = U2. */
+function v2Attempt(n: number) {
+  const ids = Array.from({ length: n }, (_, i) => `site-${String(i).padStart(3, '0')}`);
+  const secrets = ids.map(() => v2.generateRoundSecrets());
+  const att: v2.AttemptV2 = { consortium: 'bench', round: 1, attempt: 0, clip: 1, threshold: v2.defaultThreshold(n), u2: ids.map((id, j) => ({ id, sPublic: secrets[j]!.sPublic, samples: 1000 })) };
+  const seeds = new Map(ids.map((id, j) => [id, secrets[j]!.selfSeed]));
+  return {
+    ids,
+    build: (j: number, update: Float32Array) => v2.buildCryptogramV2(att, { id: ids[j]!, ...secrets[j]! }, update),
+    unmask: (cryptograms: ReadonlyMap<string, Uint32Array>) => v2.unmaskAggregate(att, ids, cryptograms, seeds, new Map()),
+  };
+}
+
+/** Peak RSS of the first v2 build and unmasking in a fresh process (a warm heap would reuse memory). */
 function memoryInChild(n: number, d: number): { build: number; aggregate: number } {
   const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--memory-child', String(n), String(d)], { encoding: 'utf8' });
   return JSON.parse(out) as { build: number; aggregate: number };
 }
 
 function memoryChild(n: number, d: number): void {
-  const members = Array.from({ length: n }, (_, i) => ({ id: `site-${String(i).padStart(3, '0')}`, keys: generateEphemeralKeyPair() }));
-  const params: AttemptParams = { consortium: 'bench', round: 1, attempt: 0, clip: 1, participants: members.map((m) => ({ id: m.id, publicKey: m.keys.publicKey, samples: 1000 })) };
+  const at = v2Attempt(n);
   const update = Float32Array.from({ length: d }, (_, i) => Math.sin(i) * 0.01);
-  const scale = attemptScale(params);
-  const weight = participantWeight(params, members[0]!.id);
-  const build = (j: number) => maskQuantized(params, { id: members[j]!.id, secretKey: members[j]!.keys.secretKey }, quantize(update, weight, 1, scale));
   let built: Uint32Array = new Uint32Array(0);
-  const buildMiB = peakAboveBaselineMiB(() => (built = build(0))); // the process's first cryptogram
-  const pool = [built, ...Array.from({ length: Math.min(n, 8) - 1 }, (_, j) => build(j + 1))];
-  const cryptograms = Array.from({ length: n }, (_, j) => pool[j % pool.length]!);
-  const aggregateMiB = peakAboveBaselineMiB(() => addKeystreams(sumCryptograms(cryptograms), keysOf(n), new Array<-1>(n).fill(-1)));
+  const buildMiB = peakAboveBaselineMiB(() => (built = at.build(0, update))); // the process's first cryptogram
+  const pool = [built, ...Array.from({ length: Math.min(n, 8) - 1 }, (_, j) => at.build(j + 1, update))];
+  const cryptograms = new Map(at.ids.map((id, j) => [id, pool[j % pool.length]!]));
+  const aggregateMiB = peakAboveBaselineMiB(() => at.unmask(cryptograms));
   console.log(JSON.stringify({ build: round(buildMiB, 1), aggregate: round(aggregateMiB, 1) }));
 }
 
@@ -200,9 +210,9 @@ for (const d of ds) {
     if (json) console.log(JSON.stringify(row));
     say(
       `n=${n} d=${d}: quantize ${row.quantize_ms} ms, mask ${row.mask_ms} ms vs AES ${row.aes_ms} ms: v1 ratio ${row.ratio_v1} (cpu ${row.ratio_v1_cpu}); ` +
-        `v2-shaped (n keystreams) ${row.v2_mask_ms} vs ${row.aes_n_ms} ms: ratio ${row.ratio_v2} (cpu ${row.ratio_v2_cpu}); ` +
-        `aggregate ${row.aggregate_ms} ms = ${row.aggregate_gbps} GB/s (cpu ${row.aggregate_gbps_cpu}), + unmask ${row.unmask_ms} ms = ${row.aggregate_unmask_gbps} GB/s (cpu ${row.aggregate_unmask_gbps_cpu}); ` +
-        `peak +${row.peak_build_mib} MiB build, +${row.peak_aggregate_mib} MiB aggregate (4·d = ${row.cryptogram_mib} MiB); load ${row.load1}`,
+        `v2 buildCryptogramV2 (n keystreams) ${row.v2_mask_ms} vs ${row.aes_n_ms} ms: ratio ${row.ratio_v2} (cpu ${row.ratio_v2_cpu}); ` +
+        `v1 aggregate ${row.aggregate_ms} ms = ${row.aggregate_gbps} GB/s (cpu ${row.aggregate_gbps_cpu}); v2 unmaskAggregate ${row.unmask_v2_ms} ms = ${row.unmask_v2_gbps} GB/s (cpu ${row.unmask_v2_gbps_cpu}), ratio to AES of n ${row.ratio_unmask_v2}; ` +
+        `peak +${row.peak_build_mib} MiB v2 build, +${row.peak_aggregate_mib} MiB v2 unmask (4·d = ${row.cryptogram_mib} MiB); load ${row.load1}`,
     );
   }
 }
@@ -214,7 +224,7 @@ if (write) {
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, OpenSSL ${process.versions.openssl}`;
   writeFileSync('bench/results/protocol-latest.jsonl', rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const line = (r: Record<string, number | string>) =>
-    `| ${r.n} | ${Number(r.d).toExponential(0).replace('+', '')} | ${r.quantize_ms} | ${r.mask_ms} | ${r.aes_ms} | **${r.ratio_v1}** (${r.ratio_v1_cpu}) | ${r.v2_mask_ms} | ${r.aes_n_ms} | **${r.ratio_v2}** (${r.ratio_v2_cpu}) | ${r.aggregate_gbps} (${r.aggregate_gbps_cpu}) | ${r.aggregate_unmask_gbps} (${r.aggregate_unmask_gbps_cpu}) | ${r.peak_build_mib} / ${r.peak_aggregate_mib} | ${r.load1} |`;
+    `| ${r.n} | ${Number(r.d).toExponential(0).replace('+', '')} | ${r.quantize_ms} | ${r.mask_ms} | ${r.aes_ms} | **${r.ratio_v1}** (${r.ratio_v1_cpu}) | ${r.v2_mask_ms} | ${r.aes_n_ms} | **${r.ratio_v2}** (${r.ratio_v2_cpu}) | ${r.aggregate_gbps} (${r.aggregate_gbps_cpu}) | ${r.unmask_v2_ms} | **${r.ratio_unmask_v2}** | ${r.unmask_v2_gbps} (${r.unmask_v2_gbps_cpu}) | ${r.peak_build_mib} / ${r.peak_aggregate_mib} | ${r.load1} |`;
   const md = [
     '# Protocol benchmark (`npm run bench:protocol -- --write`)',
     '',
@@ -223,12 +233,12 @@ if (write) {
     'Ratios and GB/s are wall-clock, with the CPU-time figure in parentheses (less sensitive to other load on the machine).',
     '',
     '- **v1**: `maskQuantized` (n − 1 pairwise masks including their X25519 + HKDF) over AES of n − 1 keystreams of 4·d bytes.',
-    '- **v2-shaped**: a v2 cryptogram adds n keystreams (self mask + n − 1 pairwise) through `addKeystreams`: that call with n keys over AES of n keystreams.',
-    '- **aggregate GB/s**: n·4·d cryptogram bytes over the `sumCryptograms` time; **+ unmask**: also removing the n self masks (v2 with no dropout).',
-    '- **peak**: RSS above the baseline, in a fresh process, while building one cryptogram (quantize + mask: its own 4·d bytes included) / while aggregating and unmasking (the n inputs already held; the 4·d-byte sum included).',
+    '- **v2 build**: `buildCryptogramV2` (mask keys, quantize, self mask + n − 1 pairwise masks in one blocked pass) over AES of n keystreams. The quantize column is v1\'s JavaScript `quantize` alone.',
+    '- **v1 aggregate GB/s**: n·4·d cryptogram bytes over the `sumCryptograms` time. **v2 unmask**: `unmaskAggregate` with no dropout (the n cryptograms summed and the n self masks removed in one blocked pass), its ratio to AES of n keystreams, and n·4·d bytes over its time.',
+    '- **peak**: RSS above the baseline, in a fresh process, while building one v2 cryptogram (its own 4·d bytes included) / while unmasking n of them (the n inputs already held; the 4·d-byte result included).',
     '',
-    '| n | d | quantize ms | mask ms | AES n−1 ms | v1 mask/AES (cpu) | v2 mask ms | AES n ms | v2 mask/AES (cpu) | aggregate GB/s | aggregate + unmask GB/s | peak MiB build / aggregate | load |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| n | d | quantize ms | v1 mask ms | AES n−1 ms | v1 mask/AES (cpu) | v2 build ms | AES n ms | v2 build/AES (cpu) | v1 aggregate GB/s | v2 unmask ms | v2 unmask/AES | v2 unmask GB/s | peak MiB build / unmask | load |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(line),
     '',
   ].join('\n');

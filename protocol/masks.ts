@@ -2,8 +2,9 @@
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { addBlocks, BLOCK_BYTES } from './add-kernel.ts';
+import { addBlocks, BLOCK_BYTES, quantizeAddBlocks, quantizeInKernel, simdAvailable, sumAddBlocks } from './add-kernel.ts';
 import { compareIds, concat, u32be, u64be, utf8 } from './bytes.ts';
+import { quantize } from './encoding.ts';
 import { fail } from './errors.ts';
 import { sharedSecrets } from './keys.ts';
 
@@ -71,11 +72,51 @@ export function addKeystream(target: Uint32Array, key: Uint8Array, sign: 1 | -1)
  * while it sits in cache). Memory: the target plus one block per key in flight.
  */
 export function addKeystreams(target: Uint32Array, keys: readonly Uint8Array[], signs: readonly (1 | -1)[]): void {
+  const next = keystreamBlocks(keys, signs);
+  addBlocks(target, keys.length, next, signs);
+}
+
+/** One AES-256-CTR cipher per key (counter block 0^128), read block after block. */
+function keystreamBlocks(keys: readonly Uint8Array[], signs: readonly (1 | -1)[]): (j: number, start: number, bytes: number) => Uint8Array {
   if (keys.length !== signs.length) fail('BAD_PARAMS', 'one sign per mask key');
   for (const key of keys) if (key.length !== 32) fail('BAD_PARAMS', 'mask key must be 32 bytes');
   for (const sign of signs) if (sign !== 1 && sign !== -1) fail('BAD_PARAMS', 'mask sign must be 1 or -1');
   const ciphers = keys.map((key) => createCipheriv('aes-256-ctr', key, ZERO_IV));
-  addBlocks(target, ciphers.length, (j, _start, bytes) => ciphers[j]!.update(bytes === BLOCK_BYTES ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, bytes)), signs);
+  return (j, _start, bytes) => ciphers[j]!.update(bytes === BLOCK_BYTES ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, bytes));
+}
+
+/**
+ * quantize(update, weight, clip, scale) + Σ_j signs[j] · mask_j (mod 2^32): the masked, quantized
+ * update in one pass over blocks of the vector (quantize, all keystreams and the adds in the
+ * WebAssembly SIMD kernel while the block sits in cache; memory: the result plus two blocks and one
+ * keystream block per key in flight). Same words as quantize followed by addKeystreams; that is
+ * also the path where the kernel cannot run (no WebAssembly SIMD, or C·S ≥ 2^31).
+ */
+export function quantizeAndMask(
+  update: Float32Array,
+  weight: number,
+  clip: number,
+  scale: number,
+  keys: readonly Uint8Array[],
+  signs: readonly (1 | -1)[],
+  useKernel = simdAvailable,
+): Uint32Array {
+  if (!(weight >= 0 && weight <= 1)) fail('BAD_PARAMS', `weight must be in [0, 1], got ${weight}`);
+  const next = keystreamBlocks(keys, signs);
+  if (!useKernel || !quantizeInKernel(clip, scale)) {
+    const q = quantize(update, weight, clip, scale);
+    addBlocks(q, keys.length, next, signs, useKernel);
+    return q;
+  }
+  return quantizeAddBlocks(update, { weight, clip, scale }, keys.length, next, signs, (k) => fail('BAD_PARAMS', `update[${k}] is not finite`));
+}
+
+/**
+ * Σ_i terms_i + Σ_j signs[j] · mask_j (mod 2^32) in one pass over blocks: summing cryptograms and
+ * removing masks without a pass per cryptogram or per mask.
+ */
+export function sumAndMask(terms: readonly Uint32Array[], keys: readonly Uint8Array[], signs: readonly (1 | -1)[], useKernel = simdAvailable): Uint32Array {
+  return sumAddBlocks(terms, keys.length, keystreamBlocks(keys, signs), signs, useKernel);
 }
 
 /** The keystream bytes of AES-256-CTR(key = seed, counter block = 0^128). */

@@ -3,17 +3,20 @@
 // aggregator's U1 list, encrypted t-of-n share dealings (opened and checked by every recipient),
 // U2, cryptograms (self mask + pairwise masks) in ≤ 1 MiB chunks, U3, consents, reveals, and the
 // unmasking from the reconstructed and verified self-mask seeds. No site drops out (U3 = U2 = U1),
-// so no s_sk is ever revealed. The same library as the node, minus libp2p.
-import { randomBytes } from 'node:crypto';
+// so no s_sk is ever revealed. The same library calls as the node (buildCryptogramV2,
+// unmaskAggregate, decodeAggregateOverU3), minus libp2p. After each round the raw AES-256-CTR
+// keystreams a site needs (n to mask, n to unmask) are timed in the same process, for the ratio.
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { addKeystreams, compareIds, signingPublicKey, sumCryptograms, utf8, v2 } from '../../protocol/index.ts';
+import { BLOCK_BYTES } from '../../protocol/add-kernel.ts';
+import { addKeystreams, compareIds, signingPublicKey, utf8, v2 } from '../../protocol/index.ts';
 import { since, type ProtectionMode, type RoundOutput, type SiteUpdate } from './types.ts';
 
 const CONSORTIUM = 'flnode-bench';
 
 /**
- * c_i = q_i + self_i + Σ ±mask_ij in one pass over the update (addKeystreams) instead of v2's
- * buildCryptogramV2, which makes one pass per mask: same words (checked in the tests).
+ * c_i = q_i + self_i + Σ ±mask_ij the straightforward way: quantizeV2, then addKeystreams. The
+ * cross-check of v2's blocked one-pass buildCryptogramV2 (same words, test/bench/compare.test.ts).
  */
 export function maskOnePass(att: v2.AttemptV2, self: { id: string; sSecret: Uint8Array; selfSeed: Uint8Array }, update: Float32Array): Uint32Array {
   const keys: Uint8Array[] = [v2.selfMaskKey(att, self.id, self.selfSeed)];
@@ -29,8 +32,8 @@ export function maskOnePass(att: v2.AttemptV2, self: { id: string; sSecret: Uint
 }
 
 /**
- * A = Σ c_i − Σ self_i for U3 = U2 (no dropout), all self masks removed in one pass: v2's
- * unmaskAggregate for that case (it also handles dropped members, one pass per mask).
+ * A = Σ c_i − Σ self_i for U3 = U2 (no dropout) from an already summed Σ c_i, all self masks
+ * removed with addKeystreams: the cross-check of v2's unmaskAggregate for that case.
  */
 export function unmaskOnePass(att: v2.AttemptV2, sum: Uint32Array, selfSeeds: ReadonlyMap<string, Uint8Array>): Uint32Array {
   const u2 = v2.sortedU2(att);
@@ -38,6 +41,18 @@ export function unmaskOnePass(att: v2.AttemptV2, sum: Uint32Array, selfSeeds: Re
   const a = Uint32Array.from(sum);
   addKeystreams(a, keys, new Array<-1>(keys.length).fill(-1));
   return a;
+}
+
+const ZERO_BLOCK = Buffer.alloc(BLOCK_BYTES);
+
+/** Seconds for `streams` raw AES-256-CTR keystreams of `bytes` bytes each, produced in 64 KiB blocks as the kernel consumes them. */
+export function rawKeystreamSeconds(streams: number, bytes: number): number {
+  const t0 = performance.now();
+  for (let k = 0; k < streams; k++) {
+    const cipher = createCipheriv('aes-256-ctr', randomBytes(32), Buffer.alloc(16));
+    for (let s = 0; s < bytes; s += BLOCK_BYTES) cipher.update(ZERO_BLOCK.subarray(0, Math.min(BLOCK_BYTES, bytes - s)));
+  }
+  return since(t0);
 }
 
 function fail(msg: string): never {
@@ -58,13 +73,23 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
     return k;
   };
   const decodeOpts = { consortium: CONSORTIUM, publicKeyOf: (s: string) => publics.get(s) };
+  // Per round: P+A+U, buildCryptogramV2 (mean over sites), unmaskAggregate, and the raw AES reference.
+  const tally = { rounds: 0, cost: 0, build: 0, unmask: 0, aes: 0, n: 0 };
+  const ms = (s: number) => `${(1000 * s / tally.rounds).toFixed(2)} ms`;
+  const reference = () =>
+    tally.rounds === 0
+      ? ''
+      : ` Raw AES-256-CTR of the 2n = ${2 * tally.n} keystreams of 4·d bytes a site needs (n to mask, n to unmask; 64 KiB blocks), timed after each round in the same process: ${ms(tally.aes)} per round; ` +
+        `P+A+U / AES = ${(tally.cost / tally.aes).toFixed(2)}; buildCryptogramV2 ${ms(tally.build)} = ${((2 * tally.build) / tally.aes).toFixed(2)}× its n keystreams; ` +
+        `unmaskAggregate (sum of U3's cryptograms and removal of n self masks, one pass) ${ms(tally.unmask)} = ${((2 * tally.unmask) / tally.aes).toFixed(2)}× its n keystreams.`;
   return {
     name: 'cryptogram',
     describe: () =>
       `flnode protocol v2 cryptograms: per round fresh X25519 pairs (c, s) and a self-mask seed per site, t-of-n Shamir shares over GF(2^8) (t = n here) ` +
-      `dealt under AES-256-GCM with commitments, self mask + pairwise AES-256-CTR masks over Z_2^32 added in one pass, per-coordinate clip C = ${clip}, ` +
+      `dealt under AES-256-GCM with commitments, quantize + self mask + pairwise AES-256-CTR masks over Z_2^32 in one blocked pass (buildCryptogramV2), per-coordinate clip C = ${clip}, ` +
       'exact S = 2^e with n·C·S ≤ 2^31−1−n; Ed25519-signed v2 envelopes for keys, U1/U2/U3 lists, dealings, ≤1 MiB chunks, consents and reveals; ' +
-      'unmasking from t verified shares of every self-mask seed. No dropout: U3 = U2.',
+      'unmasking from t verified shares of every self-mask seed. No dropout: U3 = U2. The aggregator only relays (aggregate = 0): every member sums U3\'s cryptograms ' +
+      'inside unmaskAggregate, in the same pass that removes the masks.' + reference(),
     async aggregate(updates: readonly SiteUpdate[], round: number): Promise<RoundOutput> {
       const n = updates.length;
       const d = updates[0]!.delta.length;
@@ -132,9 +157,12 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
       const u2Hash = timed(communicate, aggregator, () => v2.listHash(ref, { kind: v2.KindV2.U2List, body: u2 }));
 
       // 3. masking, then signed chunks to the aggregator, which reassembles and checks each cryptogram's hash.
-      const received: Uint32Array[] = [];
+      const received = new Map<string, Uint32Array>();
+      let buildS = 0;
       for (const id of ids) {
-        const c = timed(protect, id, () => maskOnePass(att, { id, ...secrets.get(id)! }, byId.get(id)!.delta));
+        const b0 = performance.now();
+        const c = timed(protect, id, () => v2.buildCryptogramV2(att, { id, ...secrets.get(id)! }, byId.get(id)!.delta));
+        buildS += since(b0) / n;
         const chunks = timed(communicate, id, () => v2.chunkCryptogramV2(c, binding, u2Hash));
         let asm: v2.CryptogramAssemblerV2 | null = null;
         let whole: Uint32Array | null = null;
@@ -145,13 +173,8 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
             return asm.add(body);
           }) ?? whole;
         }
-        received.push(whole ?? fail(`cryptogram of ${id} did not reassemble`));
+        received.set(id, whole ?? fail(`cryptogram of ${id} did not reassemble`));
       }
-
-      // 4. the aggregator sums mod 2^32.
-      let t0 = performance.now();
-      const sum = sumCryptograms(received);
-      const aggregateS = since(t0);
 
       // 5. U3, consents, reveals.
       const u3 = bodyOf(wire(aggregator, { kind: v2.KindV2.U3List, body: { ...binding, u2Hash, members: ids } }), v2.KindV2.U3List);
@@ -161,8 +184,9 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
       const reveals = ids.map((h) => ({ holder: h, body: bodyOf(wire(h, { kind: v2.KindV2.Reveal, body: { ...binding, u3Hash, shares: v2.revealFor(u2.members, u3.members, held.get(h)!) } }), v2.KindV2.Reveal) }));
 
       // 6. unmasking (every member does the same from the same messages: timed once): t verified
-      //    shares per self-mask seed, then all self masks removed in one pass, then decoding.
-      t0 = performance.now();
+      //    shares per self-mask seed, then U3's cryptograms summed and all self masks removed in one
+      //    pass, then decoding.
+      let t0 = performance.now();
       for (const r of reveals) v2.checkReveal(u2.members, u3.members, r.body.shares);
       const seeds = new Map(
         u3.members.map((owner) => {
@@ -174,14 +198,23 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
           return [owner, v2.recoverSelfSeed(ref, owner, u1.members.find((m) => m.id === owner)!.selfCommit, shares, t)] as const;
         }),
       );
-      const unmasked = unmaskOnePass(att, sum, seeds);
+      const u0 = performance.now();
+      const unmasked = v2.unmaskAggregate(att, u3.members, received, seeds, new Map());
+      const unmaskAggregateS = since(u0);
       const unmask = since(t0);
       t0 = performance.now();
       const aggregate = v2.decodeAggregateOverU3(att, u3.members, unmasked);
       const unprotect = since(t0);
 
       const mean = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0) / n;
-      return { aggregate, times: { protect: mean(protect), communicate: mean(communicate), aggregate: aggregateS, unmask, unprotect }, bytesPerSite: Math.round(mean(sent)), extrapolated: false };
+      const times = { protect: mean(protect), communicate: mean(communicate), aggregate: 0, unmask, unprotect };
+      tally.rounds++;
+      tally.n = n;
+      tally.cost += times.protect + times.unmask + times.unprotect;
+      tally.build += buildS;
+      tally.unmask += unmaskAggregateS;
+      tally.aes += rawKeystreamSeconds(2 * n, 4 * d);
+      return { aggregate, times, bytesPerSite: Math.round(mean(sent)), extrapolated: false };
     },
   };
 }

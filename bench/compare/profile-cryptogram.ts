@@ -1,22 +1,26 @@
 // Where the v2 cryptogram's protect + aggregate + unmask time goes, per step, next to the raw
-// AES-256-CTR keystream for the same bytes timed in the same process (median of R runs).
+// AES-256-CTR keystreams for the same bytes timed in the same process (median of RUNS interleaved runs).
 // npx tsx bench/compare/profile-cryptogram.ts [d ...]   (default: 55041 1200000 11173962)
 import { createCipheriv } from 'node:crypto';
-import { sumCryptograms, v2 } from '../../protocol/index.ts';
-import { maskOnePass, unmaskOnePass } from './cryptogram.ts';
+import { v2 } from '../../protocol/index.ts';
+import { maskOnePass, rawKeystreamSeconds } from './cryptogram.ts';
 
-const RUNS = 5;
+const RUNS = 9;
 const sizes = process.argv.slice(2).map(Number);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const ms = (f: () => unknown) => {
-  const out: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t = performance.now();
-    f();
-    out.push(performance.now() - t);
+/** Median ms of each step over RUNS rounds; every round times every step once, in order, so a change of the machine's load hits all steps alike. */
+function interleaved(steps: readonly (readonly [string, () => unknown])[]): Map<string, number> {
+  const times = new Map<string, number[]>(steps.map(([name]) => [name, []]));
+  for (const [, f] of steps) f(); // warm-up
+  for (let r = 0; r < RUNS; r++) {
+    for (const [name, f] of steps) {
+      const t = performance.now();
+      f();
+      times.get(name)!.push(performance.now() - t);
+    }
   }
-  return median(out);
-};
+  return new Map([...times].map(([name, xs]) => [name, median(xs)]));
+}
 
 for (const d of sizes.length ? sizes : [55041, 1200000, 11173962]) {
   const ids = ['site-0', 'site-1', 'site-2'];
@@ -24,24 +28,31 @@ for (const d of sizes.length ? sizes : [55041, 1200000, 11173962]) {
   const att: v2.AttemptV2 = { consortium: 'K', round: 1, attempt: 0, clip: 1, threshold: 3, u2: ids.map((id, k) => ({ id, sPublic: secrets[k]!.sPublic, samples: 1570 - (k > 0 ? 1 : 0) })) };
   const update = Float32Array.from({ length: d }, (_, i) => Math.sin(i) * 0.01);
   const zeros = Buffer.alloc(4 * d);
-  const aes = (keys: number) => () => {
+  const aesWhole = (keys: number) => () => {
     for (let k = 0; k < keys; k++) createCipheriv('aes-256-ctr', Buffer.alloc(32, k + 1), Buffer.alloc(16)).update(zeros);
   };
-  const cs = ids.map((id, k) => maskOnePass(att, { id, ...secrets[k]! }, update));
-  const sum = sumCryptograms(cs);
+  const cs = new Map(ids.map((id, k) => [id, v2.buildCryptogramV2(att, { id, ...secrets[k]! }, update)]));
   const seeds = new Map(ids.map((id, k) => [id, secrets[k]!.selfSeed]));
-  const unmasked = unmaskOnePass(att, sum, seeds);
-  const rows: [string, number][] = [
-    ['round secrets (2 X25519 pairs + seed)', ms(() => v2.generateRoundSecrets())],
-    ['Shamir shares of s_sk and b for 3', ms(() => v2.computeShares(secrets[0]!, { s: v2.randomCoefficients(3), b: v2.randomCoefficients(3) }, v2.shareXs(ids), ids))],
-    ['quantize (v2 weight, clip, round half even)', ms(() => v2.quantizeV2(att, 'site-0', update))],
-    ['mask keys (self HKDF + 2 × X25519 + HKDF)', ms(() => [v2.selfMaskKey(att, 'site-0', secrets[0]!.selfSeed), v2.pairMaskSeed(att, 'site-0', secrets[0]!.sSecret, 'site-1', secrets[1]!.sPublic), v2.pairMaskSeed(att, 'site-0', secrets[0]!.sSecret, 'site-2', secrets[2]!.sPublic)])],
-    ['maskOnePass (quantize + keys + 3 keystreams added)', ms(() => maskOnePass(att, { id: 'site-0', ...secrets[0]! }, update))],
-    ['  raw AES-256-CTR, 3 keystreams of 4·d bytes', ms(aes(3))],
-    ['aggregate: sum of 3 cryptograms', ms(() => sumCryptograms(cs))],
-    ['unmaskOnePass (copy + 3 self keystreams subtracted)', ms(() => unmaskOnePass(att, sum, seeds))],
-    ['decode (int32 → float32)', ms(() => v2.decodeAggregateOverU3(att, ids, unmasked))],
-  ];
-  process.stdout.write(`\nd = ${d.toLocaleString('en-US')} (median of ${RUNS}, ms)\n`);
+  const unmasked = v2.unmaskAggregate(att, ids, cs, seeds, new Map());
+  const BUILD = 'buildCryptogramV2 (keys + one blocked pass)';
+  const AES = 'raw AES-256-CTR, 3 keystreams, 64 KiB blocks';
+  const UNMASK = 'unmaskAggregate (sum of 3 + 3 self masks, one pass)';
+  const DECODE = 'decodeAggregateOverU3';
+  const m = interleaved([
+    ['round secrets (2 X25519 pairs + seed)', () => v2.generateRoundSecrets()],
+    ['Shamir shares of s_sk and b for 3', () => v2.computeShares(secrets[0]!, { s: v2.randomCoefficients(3), b: v2.randomCoefficients(3) }, v2.shareXs(ids), ids)],
+    ['mask keys (self HKDF + 2 × X25519 + HKDF)', () => v2.cryptogramMasksV2(att, { id: 'site-0', ...secrets[0]! })],
+    ['  quantizeV2 alone (JavaScript loop)', () => v2.quantizeV2(att, 'site-0', update)],
+    ['  quantize, then 3 addKeystreams passes (before)', () => maskOnePass(att, { id: 'site-0', ...secrets[0]! }, update)],
+    [BUILD, () => v2.buildCryptogramV2(att, { id: 'site-0', ...secrets[0]! }, update)],
+    [AES, () => rawKeystreamSeconds(3, 4 * d)],
+    ['  raw AES-256-CTR, 3 keystreams, one 4·d call each', aesWhole(3)],
+    [UNMASK, () => v2.unmaskAggregate(att, ids, cs, seeds, new Map())],
+    [DECODE, () => v2.decodeAggregateOverU3(att, ids, unmasked)],
+  ]);
+  const rows = [...m];
+  const [build, aes3, unmask, decode] = [m.get(BUILD)!, m.get(AES)!, m.get(UNMASK)!, m.get(DECODE)!];
+  process.stdout.write(`\nd = ${d.toLocaleString('en-US')} (median of ${RUNS} interleaved runs, ms)\n`);
   for (const [name, v] of rows) process.stdout.write(`${name.padEnd(54)} ${v.toFixed(3).padStart(10)}\n`);
+  process.stdout.write(`build / AES ${(build / aes3).toFixed(2)}, unmask / AES ${(unmask / aes3).toFixed(2)}, (build + unmask + decode) / 2·AES ${((build + unmask + decode) / (2 * aes3)).toFixed(2)}\n`);
 }

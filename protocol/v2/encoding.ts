@@ -1,4 +1,5 @@
 // Fixed-point encoding of protocol v2: exact scale, FedAvg weights over U2, decoding over U3.
+import { decodeBlocks } from '../add-kernel.ts';
 import { fail } from '../errors.ts';
 
 const INT31 = 2 ** 31 - 1;
@@ -52,7 +53,5 @@ export function fedAvgWeightsV2(samples: readonly number[]): { total: number; we
 /** float32(((int32(A) / S) · N2) / N3), evaluated left to right in float64: the FedAvg delta over U3. */
 export function decodeAggregateV2(aggregate: Uint32Array, scale: number, n2: number, n3: number): Float32Array {
   if (!(scale > 0) || !(n2 >= 1) || !(n3 >= 1) || n3 > n2) fail('BAD_PARAMS', 'decode needs S > 0 and 1 ≤ N3 ≤ N2');
-  const out = new Float32Array(aggregate.length);
-  for (let k = 0; k < aggregate.length; k++) out[k] = (((aggregate[k]! | 0) / scale) * n2) / n3;
-  return out;
+  return decodeBlocks(aggregate, scale, n2, n3);
 }

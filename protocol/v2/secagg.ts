@@ -4,8 +4,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { compareIds, concat, utf8 } from '../bytes.ts';
 import { quantize } from '../encoding.ts';
 import { fail } from '../errors.ts';
-import { sharedSecret } from '../keys.ts';
-import { addKeystream, hkdfSha256, writeWordsLE } from '../masks.ts';
+import { sharedSecret, sharedSecrets } from '../keys.ts';
+import { hkdfSha256, quantizeAndMask, sumAndMask, writeWordsLE } from '../masks.ts';
 import { decodeAggregateV2, exactScale, fedAvgWeightsV2 } from './encoding.ts';
 import { consortiumSaltV2, idPair, roundAttemptBytes, type AttemptRef } from './secrets.ts';
 import { checkMemberId } from './threshold.ts';
@@ -38,9 +38,20 @@ export function sortedU2(att: AttemptV2): AnnouncedMember[] {
 /** seed_ij = HKDF-SHA256(X25519(s_sk_i, s_pk_j), salt, utf8("flnode/v2/mask") || u64be(r) || u32be(a) || idLow || 0x00 || idHigh, 32). */
 export function pairMaskSeed(ref: AttemptRef, selfId: string, sSecret: Uint8Array, peerId: string, peerSPublic: Uint8Array): Uint8Array {
   if (selfId === peerId) fail('BAD_PARAMS', 'a member has no mask with itself');
+  return pairSeedFromShared(ref, selfId, peerId, sharedSecret(sSecret, peerSPublic));
+}
+
+/** pairMaskSeed of `selfId` with each peer: s_sk imported once for all X25519s. */
+function pairMaskSeeds(ref: AttemptRef, selfId: string, sSecret: Uint8Array, peers: readonly AnnouncedMember[]): Uint8Array[] {
+  for (const peer of peers) if (peer.id === selfId) fail('BAD_PARAMS', 'a member has no mask with itself');
+  const shared = sharedSecrets(sSecret, peers.map((p) => p.sPublic));
+  return peers.map((peer, k) => pairSeedFromShared(ref, selfId, peer.id, shared[k]!));
+}
+
+function pairSeedFromShared(ref: AttemptRef, selfId: string, peerId: string, shared: Uint8Array): Uint8Array {
   const [low, high] = compareIds(selfId, peerId) < 0 ? [selfId, peerId] : [peerId, selfId];
   const info = concat(utf8('flnode/v2/mask'), roundAttemptBytes(ref), idPair(low, high));
-  return hkdfSha256(sharedSecret(sSecret, peerSPublic), consortiumSaltV2(ref.consortium), info, 32);
+  return hkdfSha256(shared, consortiumSaltV2(ref.consortium), info, 32);
 }
 
 /** The self mask's AES key: HKDF-SHA256(b_i, salt, utf8("flnode/v2/self") || u64be(r) || u32be(a) || utf8(id_i), 32). */
@@ -70,21 +81,28 @@ export function quantizeV2(att: AttemptV2, id: string, update: Float32Array): Ui
 
 /** c_i = q_i + self_i + Σ_{j∈U2, id_i<id_j} mask_ij − Σ_{j∈U2, id_j<id_i} mask_ij (mod 2^32). */
 export function buildCryptogramV2(att: AttemptV2, self: { id: string; sSecret: Uint8Array; selfSeed: Uint8Array }, update: Float32Array): Uint32Array {
+  const { keys, signs, weight } = cryptogramMasksV2(att, self);
+  return quantizeAndMask(update, weight, att.clip, attemptScaleV2(att), keys, signs);
+}
+
+/**
+ * The AES keys and signs of member `self`'s masks (self mask +1 first, then U2's pairwise masks in
+ * id order) and its FedAvg weight: what buildCryptogramV2 adds in its one pass over the update.
+ */
+export function cryptogramMasksV2(att: AttemptV2, self: { id: string; sSecret: Uint8Array; selfSeed: Uint8Array }): { keys: Uint8Array[]; signs: (1 | -1)[]; weight: number } {
   const u2 = sortedU2(att);
   if (u2.length < Math.max(3, att.threshold)) fail('BAD_THRESHOLD', `U2 holds ${u2.length} members, fewer than t = ${att.threshold}`);
   if (!u2.some((m) => m.id === self.id)) fail('BAD_PARAMS', `${self.id} is not in U2`);
-  const c = quantizeV2(att, self.id, update);
-  addKeystream(c, selfMaskKey(att, self.id, self.selfSeed), 1);
-  for (const peer of u2) {
-    if (peer.id === self.id) continue;
-    addKeystream(c, pairMaskSeed(att, self.id, self.sSecret, peer.id, peer.sPublic), compareIds(self.id, peer.id) < 0 ? 1 : -1);
-  }
-  return c;
+  const peers = u2.filter((m) => m.id !== self.id);
+  const keys = [selfMaskKey(att, self.id, self.selfSeed), ...pairMaskSeeds(att, self.id, self.sSecret, peers)];
+  const signs: (1 | -1)[] = [1, ...peers.map((peer) => (compareIds(self.id, peer.id) < 0 ? 1 : -1) as 1 | -1)];
+  return { keys, signs, weight: weightOverU2(att, self.id) };
 }
 
 /**
  * A = Σ_{i∈U3} c_i − Σ_{i∈U3} self_i − Σ_{i∈U3} Σ_{j∈U2\U3} sgn(i,j)·mask_ij (mod 2^32), from the
- * cryptograms of U3, the verified b_i of U3 and the verified s_sk_j of U2 \ U3.
+ * cryptograms of U3, the verified b_i of U3 and the verified s_sk_j of U2 \ U3: one pass over
+ * blocks of the vector that sums the cryptograms and removes every mask.
  */
 export function unmaskAggregate(
   att: AttemptV2,
@@ -101,21 +119,20 @@ export function unmaskAggregate(
   const members3 = u2.filter((m) => inU3.has(m.id));
   const dropped = u2.filter((m) => !inU3.has(m.id));
   const d = cryptograms.get(members3[0]?.id ?? '')?.length ?? fail('BAD_PARAMS', 'no cryptogram of U3');
-  const a = new Uint32Array(d);
-  for (const m of members3) {
+  const terms = members3.map((m) => {
     const c = cryptograms.get(m.id) ?? fail('BAD_PARAMS', `no cryptogram of ${m.id}`);
     if (c.length !== d) fail('BAD_PARAMS', `cryptogram of ${m.id} has ${c.length} words, expected ${d}`);
-    for (let k = 0; k < d; k++) a[k] = (a[k]! + c[k]!) >>> 0;
-    addKeystream(a, selfMaskKey(att, m.id, selfSeeds.get(m.id) ?? fail('BAD_PARAMS', `no self-mask seed of ${m.id}`)), -1);
-  }
+    return c;
+  });
+  const keys = members3.map((m) => selfMaskKey(att, m.id, selfSeeds.get(m.id) ?? fail('BAD_PARAMS', `no self-mask seed of ${m.id}`)));
+  const signs: (1 | -1)[] = members3.map(() => -1);
   for (const j of dropped) {
     const sj = droppedSecrets.get(j.id) ?? fail('BAD_PARAMS', `no mask secret of dropped ${j.id}`);
-    for (const i of members3) {
-      // mask_ij from j's side: X25519(s_sk_j, s_pk_i) = X25519(s_sk_i, s_pk_j)
-      addKeystream(a, pairMaskSeed(att, j.id, sj, i.id, i.sPublic), compareIds(i.id, j.id) < 0 ? -1 : 1);
-    }
+    // mask_ij from j's side: X25519(s_sk_j, s_pk_i) = X25519(s_sk_i, s_pk_j)
+    keys.push(...pairMaskSeeds(att, j.id, sj, members3));
+    for (const i of members3) signs.push(compareIds(i.id, j.id) < 0 ? -1 : 1);
   }
-  return a;
+  return sumAndMask(terms, keys, signs);
 }
 
 /** The decoded FedAvg delta over U3: float32(((int32(A)/S)·N2)/N3). */
