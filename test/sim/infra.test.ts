@@ -217,7 +217,9 @@ describe('sim: machinery', () => {
   it('the checker has teeth: a committed model that is not the FedAvg of the recorded updates is a violation', async () => {
     const w = await SimWorld.create({ seed: 4, nodes: 3, rounds: 1 });
     await w.start();
-    await w.run(30_000, () => w.ledger.size === 3);
+    // (v2 masks an update only once U2 is signed: wait until every site published its cryptogram)
+    await w.run(30_000, () => w.nodes.every((n) => n.reachedPoints.includes('1:cryptogram-published')));
+    assert.equal(w.ledger.size, 3);
     assert.equal(w.checker.committed.has(1), false, 'committed before the updates could be altered');
     // the ledger now disagrees with what site-0 masked and sent by 0.5 in one weight
     w.ledger.get(w.nodes[0]!.id, w.checker.committed.get(0)!.hash)!.delta[3]! += 0.5;
