@@ -37,7 +37,7 @@ case "${1:-}" in
       fi
       echo "$s $(peer_id "$dir")" >> "$SHARED/peers.tmp"
     done
-    $FLNODE consortium create --id "$CONSORTIUM" --out "$SHARED/manifest.unsigned.json" --admin-key "$ADMIN_KEY" --rounds "$ROUNDS" --min-participants 2
+    $FLNODE consortium create --id "$CONSORTIUM" --out "$SHARED/manifest.unsigned.json" --admin-key "$ADMIN_KEY" --rounds "$ROUNDS"
     while read -r s id; do
       # each site trains on its third of PneumoniaMNIST's 4708 training images (1570 at most)
       $FLNODE consortium add-member --manifest "$SHARED/manifest.unsigned.json" --name "$s" --peer-id "$id" --max-samples "${MAX_SAMPLES:-1570}"
