@@ -54,9 +54,11 @@ export function admitRoundMessage(env: EnvelopeV2, v: AdmissionView): string | n
   if (env.round < r) return `stale round ${env.round} (current ${r})`;
   if (env.round > r + 1) return `future round ${env.round} (current ${r})`;
   if (env.attempt >= v.maxAttempts) return `attempt ${env.attempt} beyond maxAttempts`;
-  // An excluded member's reveals (checked against the dealers' commitments) and cryptograms (used
-  // only if it published one) may still be needed by a final attempt that lists it.
-  if (env.round === r && v.state.excluded.includes(env.sender) && env.kind !== KindV2.Reveal && env.kind !== KindV2.CryptogramChunk) return 'sender equivocated in this round (excluded)';
+  // An excluded member's consents, reveals (checked against the dealers' commitments) and
+  // cryptograms (used only if it published one) may still decide or complete a final attempt that
+  // lists it: every member must count them alike.
+  const stillCounted = env.kind === KindV2.Consent || env.kind === KindV2.Reveal || env.kind === KindV2.CryptogramChunk;
+  if (env.round === r && v.state.excluded.includes(env.sender) && !stillCounted) return 'sender equivocated in this round (excluded)';
   return null;
 }
 

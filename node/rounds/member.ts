@@ -19,7 +19,9 @@ export interface MemberActions {
 }
 
 export class MemberRole {
-  /** True while envelopes persisted before a restart are handled again (nothing is re-persisted). */
+  /** True while envelopes persisted before a restart are handled again (nothing is re-persisted,
+   * and lists are not judged again: they were accepted, and the exclusions learnt since would
+   * make this node refuse a list it already dealt, masked or consented for). */
   replaying = false;
 
   constructor(
@@ -72,7 +74,7 @@ export class MemberRole {
     item.hex = toHex(item.hash);
     if (d.u1) return d.u1.hex === item.hex ? undefined : this.equivocated({ sender: env.sender, kind: env.kind, first: d.u1.bytes, second: bytes }, a);
     if (ctx.state.refused.includes(a)) return;
-    const why = env.sender === ctx.self ? null : judgeU1(ctx, d, env.body, item.at);
+    const why = env.sender === ctx.self || this.replaying ? null : judgeU1(ctx, d, env.body, item.at);
     if (why) return this.act.refuse(a, `U1: ${why}`);
     d.u1 = item;
     await this.save(env, bytes);
@@ -154,7 +156,7 @@ export class MemberRole {
     item.hex = toHex(item.hash);
     if (d.u2) return d.u2.hex === item.hex ? undefined : this.equivocated({ sender: env.sender, kind: env.kind, first: d.u2.bytes, second: bytes }, a);
     if (ctx.state.refused.includes(a)) return;
-    const why = env.sender === ctx.self ? null : judgeU2(ctx, d, env.body, item.at);
+    const why = env.sender === ctx.self || this.replaying ? null : judgeU2(ctx, d, env.body, item.at);
     if (why) return this.act.refuse(a, `U2: ${why}`);
     d.u2 = item;
     await this.save(env, bytes);
@@ -190,7 +192,7 @@ export class MemberRole {
     item.hex = toHex(item.hash);
     if (d.u3) return d.u3.hex === item.hex ? undefined : this.equivocated({ sender: env.sender, kind: env.kind, first: d.u3.bytes, second: bytes }, a);
     if (ctx.state.refused.includes(a)) return;
-    const why = env.sender === ctx.self ? null : judgeU3(ctx, d, env.body, item.at);
+    const why = env.sender === ctx.self || this.replaying ? null : judgeU3(ctx, d, env.body, item.at);
     if (why) return this.act.refuse(a, `U3: ${why}`);
     d.u3 = item;
     await this.save(env, bytes);
