@@ -1,7 +1,7 @@
 // The aggregator's steps (PROTOCOL.md §7, §8): only the aggregator of (r, a) signs its lists, each
 // persisted before it is sent and handled by this node as every member handles it.
 //   U1 — every member's keys are in, or `keysMs` after it entered the attempt with ≥ t;
-//   U2 — every U1 member's dealing is in and settled (`heartbeatMs` without a new dealing or
+//   U2 — every U1 member's dealing is in and settled (SETTLE_MS without a new dealing or
 //        complaint), or `keysMs` after U1 with ≥ t; proven-complaint dealers and equivocators out;
 //   U3 — every U2 member's complete cryptogram is in and settled, or the collection deadline passed
 //        with ≥ t.
@@ -10,6 +10,13 @@ import { KindV2, type EnvelopeV2, type MessageV2 } from '../../protocol/v2/index
 import type { AttemptData } from './attempt-book.ts';
 import type { RoundContext } from './context.ts';
 import { collectDeadline } from './failover.ts';
+
+/**
+ * How long the last dealing (or complaint, or cryptogram) settles before a list is signed: a
+ * complaint is sent as soon as its recipient opens the dealing, so one network crossing is enough
+ * (capped by the manifest's heartbeat interval, which bounds the timing of everything else).
+ */
+export const SETTLE_MS = 250;
 
 export interface AggregatorActions {
   /** Handle this node's own list as every member does. */
@@ -29,6 +36,7 @@ export class AggregatorRole {
     const d = ctx.book.of(a);
     const t = ctx.threshold;
     const { keysMs, heartbeatMs } = ctx.manifest.timeouts;
+    const settle = Math.min(SETTLE_MS, heartbeatMs);
     const usable = (id: string) => !ctx.excluded(id);
     if (!d.u1) {
       const keys = [...d.keys.keys()].filter(usable).sort(compareIds);
@@ -43,7 +51,7 @@ export class AggregatorRole {
       const u1 = d.u1.body.members.map((m) => m.id);
       const dealers = u1.filter((id) => d.dealings.has(id) && !d.badDealers.has(id) && usable(id));
       const all = u1.every((id) => d.dealings.has(id) || d.badDealers.has(id) || !usable(id));
-      if (dealers.length >= t && ((all && now - d.lastInputAt >= heartbeatMs) || now - d.u1.at > keysMs)) {
+      if (dealers.length >= t && ((all && now - d.lastInputAt >= settle) || now - d.u1.at > keysMs)) {
         await this.sign(d, { kind: KindV2.U2List, body: { ...ctx.binding(), u1Hash: d.u1.hash, members: dealers } });
       }
       return;
@@ -53,7 +61,7 @@ export class AggregatorRole {
       const complete = (id: string) => d.cryptograms.get(id)?.u2Hash === d.u2!.hex && usable(id);
       let have = u2.filter(complete);
       const all = have.length === u2.filter(usable).length;
-      if (have.length >= t && ((all && now - d.lastInputAt >= heartbeatMs) || now > collectDeadline(ctx, d))) {
+      if (have.length >= t && ((all && now - d.lastInputAt >= settle) || now > collectDeadline(ctx, d))) {
         if (ctx.hooks.aggregatorFault === 'false-dropout' && have.length > t) have = have.filter((id) => id !== ctx.self).slice(1).concat(have.includes(ctx.self) ? [ctx.self] : []).sort(compareIds);
         await this.sign(d, { kind: KindV2.U3List, body: { ...ctx.binding(), u2Hash: d.u2.hash, members: have } });
         if (ctx.hooks.aggregatorFault === 'split-u3' && have.length > t) {
