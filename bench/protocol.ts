@@ -1,16 +1,14 @@
-// Protocol benchmark: masking time against the raw AES-256-CTR keystream time for the same bytes,
-// aggregation (+ unmasking) throughput and peak memory, for n members and d parameters.
+// Protocol benchmark: building a v2 cryptogram against the raw AES-256-CTR keystream time for the
+// same bytes, unmasking throughput and peak memory, for n members and d parameters.
 // `npm run bench:protocol -- [--json] [--quick] [--runs 5] [--write]`
 //
 // Every cell is the median of --runs runs; in each run the masking is timed, then its AES reference,
 // then the masking again (their mean is the run's masking time), and a ratio is the median of the
 // per-run ratios, so it compares like with like even on a loaded machine (the CPU-time ratio, from process.cpuUsage, is
 // printed beside the wall-clock one).
-//   v1: maskQuantized (n − 1 pairwise masks, with their X25519 + HKDF) / AES of n − 1 keystreams.
-//   v2: buildCryptogramV2 (its mask keys: self HKDF, n − 1 X25519 + HKDF; quantize; n keystreams
+//   build: buildCryptogramV2 (its mask keys: self HKDF, n − 1 X25519 + HKDF; quantize; n keystreams
 //       added in one blocked pass) / AES of n keystreams of 4·d bytes.
-//   aggregation: sumCryptograms of n cryptograms (v1's aggregator); v2 unmaskAggregate with no
-//       dropout (sum of the n cryptograms and removal of the n self masks in one blocked pass) /
+//   unmask: unmaskAggregate with no dropout (sum of the n cryptograms and removal of the n self masks in one blocked pass) /
 //       AES of n keystreams; GB/s = n·4·d cryptogram bytes / time.
 // The AES reference runs node:crypto's cipher.update over 64 KiB and over 1 MiB blocks of zeros
 // and takes the faster of the two medians: the raw keystream cost, allocation included.
@@ -23,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { attemptScale, generateEphemeralKeyPair, maskQuantized, participantWeight, quantize, sumCryptograms, v2, type AttemptParams } from '../protocol/index.ts';
+import { attemptScaleV2, buildCryptogramV2, defaultThreshold, generateRoundSecrets, quantize, unmaskAggregate, weightOverU2, type AttemptV2 } from '../protocol/index.ts';
 import { arg, flag, say } from './args.ts';
 
 const json = flag('--json');
@@ -86,51 +84,36 @@ const round = (x: number, digits = 2) => +x.toFixed(digits);
 
 function cell(n: number, d: number): Record<string, number | string> {
   const load0 = os.loadavg()[0]!;
-  const members = Array.from({ length: n }, (_, i) => ({ id: `site-${String(i).padStart(3, '0')}`, keys: generateEphemeralKeyPair() }));
-  const params: AttemptParams = { consortium: 'bench', round: 1, attempt: 0, clip: 1, participants: members.map((m) => ({ id: m.id, publicKey: m.keys.publicKey, samples: 1000 })) };
   const update = Float32Array.from({ length: d }, (_, i) => Math.sin(i) * 0.01);
-  const self = { id: members[0]!.id, secretKey: members[0]!.keys.secretKey };
-  const weight = participantWeight(params, self.id);
-  const scale = attemptScale(params);
   const bytes = 4 * d;
   const v2At = v2Attempt(n);
-  // n cryptograms to aggregate: distinct arrays, at most 8 of them (cycled) so that n = 50 at
+  const weight = weightOverU2(v2At.att, v2At.ids[0]!);
+  const scale = attemptScaleV2(v2At.att);
+  // n cryptograms to unmask: distinct arrays, at most 8 of them (cycled) so that n = 50 at
   // d = 1e7 does not hold 2 GB; each is 40 MB there, far beyond any cache, so reuse gains nothing.
-  const pool = Array.from({ length: Math.min(n, 8) }, (_, j) => maskQuantized(params, { id: members[j]!.id, secretKey: members[j]!.keys.secretKey }, quantize(update, weight, 1, scale)));
-  const cryptograms = Array.from({ length: n }, (_, j) => pool[j % pool.length]!);
   const v2Pool = Array.from({ length: Math.min(n, 8) }, (_, j) => v2At.build(j, update));
   const v2Cryptograms = new Map(v2At.ids.map((id, j) => [id, v2Pool[j % v2Pool.length]!]));
   // warm-up of every timed path
-  maskQuantized(params, self, quantize(update.subarray(0, 5000), weight, 1, scale));
+  quantize(update.subarray(0, 5000), weight, 1, scale);
   v2At.build(0, update.subarray(0, 5000));
   v2At.unmask(new Map(v2At.ids.map((id) => [id, v2Pool[0]!.subarray(0, 5000)])));
   rawKeystreams(keysOf(2), 20000, 1 << 16);
-  sumCryptograms(cryptograms.map((c) => c.subarray(0, 5000)));
 
-  const t = { quantize: [] as Timing[], mask: [] as Timing[], aes64: [] as Timing[], aes1m: [] as Timing[], v2: [] as Timing[], aesN64: [] as Timing[], aesN1m: [] as Timing[], agg: [] as Timing[], unmask: [] as Timing[] };
+  const t = { quantize: [] as Timing[], v2: [] as Timing[], aesN64: [] as Timing[], aesN1m: [] as Timing[], unmask: [] as Timing[] };
   for (let r = 0; r < runs; r++) {
-    let q: Uint32Array = new Uint32Array(0);
-    t.quantize.push(timed(() => (q = quantize(update, weight, params.clip, scale))));
-    // mask, AES references, mask again: the two masks' mean sits at the references' time (drift of
-    // the machine's load cancels to first order)
-    const m1 = timed(() => maskQuantized(params, self, q));
-    t.aes64.push(timed(() => rawKeystreams(keysOf(n - 1), bytes, 1 << 16)));
-    t.aes1m.push(timed(() => rawKeystreams(keysOf(n - 1), bytes, 1 << 20)));
-    t.mask.push(mean(m1, timed(() => maskQuantized(params, self, q))));
+    t.quantize.push(timed(() => quantize(update, weight, v2At.att.clip, scale)));
+    // build, AES references, build again: the two builds' mean sits at the references' time (drift
+    // of the machine's load cancels to first order)
     const b1 = timed(() => v2At.build(0, update));
     t.aesN64.push(timed(() => rawKeystreams(keysOf(n), bytes, 1 << 16)));
     t.aesN1m.push(timed(() => rawKeystreams(keysOf(n), bytes, 1 << 20)));
     t.v2.push(mean(b1, timed(() => v2At.build(0, update))));
-    t.agg.push(timed(() => sumCryptograms(cryptograms)));
     t.unmask.push(timed(() => v2At.unmask(v2Cryptograms)));
   }
-  const aes = Math.min(med(t.aes64, 'wall'), med(t.aes1m, 'wall'));
   const aesN = Math.min(med(t.aesN64, 'wall'), med(t.aesN1m, 'wall'));
   // a ratio is taken within each run (masking and its reference timed back to back), then the median
   const ratio = (num: Timing[], den64: Timing[], den1m: Timing[], k: keyof Timing) =>
     median(num.map((x, r) => x[k] / Math.min(den64[r]![k], den1m[r]![k])));
-  const mask = med(t.mask, 'wall');
-  const agg = med(t.agg, 'wall');
   const unmask = med(t.unmask, 'wall');
   const cryptogramBytes = n * bytes;
   const memory = memoryInChild(n, d);
@@ -139,22 +122,13 @@ function cell(n: number, d: number): Record<string, number | string> {
     d,
     runs,
     quantize_ms: round(med(t.quantize, 'wall')),
-    mask_ms: round(mask),
-    aes_ms: round(aes),
-    aes_64k_ms: round(med(t.aes64, 'wall')),
-    aes_1m_ms: round(med(t.aes1m, 'wall')),
-    ratio_v1: round(ratio(t.mask, t.aes64, t.aes1m, 'wall'), 3),
-    ratio_v1_cpu: round(ratio(t.mask, t.aes64, t.aes1m, 'cpu'), 3),
     v2_mask_ms: round(med(t.v2, 'wall')),
     aes_n_ms: round(aesN),
     ratio_v2: round(ratio(t.v2, t.aesN64, t.aesN1m, 'wall'), 3),
     ratio_v2_cpu: round(ratio(t.v2, t.aesN64, t.aesN1m, 'cpu'), 3),
-    aggregate_ms: round(agg),
-    aggregate_gbps: round(cryptogramBytes / agg / 1e6, 2),
     unmask_v2_ms: round(unmask),
     ratio_unmask_v2: round(ratio(t.unmask, t.aesN64, t.aesN1m, 'wall'), 3),
     unmask_v2_gbps: round(cryptogramBytes / unmask / 1e6, 2),
-    aggregate_gbps_cpu: round(cryptogramBytes / med(t.agg, 'cpu') / 1e6, 2),
     unmask_v2_gbps_cpu: round(cryptogramBytes / med(t.unmask, 'cpu') / 1e6, 2),
     peak_build_mib: memory.build,
     peak_aggregate_mib: memory.aggregate,
@@ -166,13 +140,14 @@ function cell(n: number, d: number): Record<string, number | string> {
 /** n v2 members (U2 = everyone, t = defaultThreshold(n)): member j's cryptogram, and unmasking with U3 = U2. */
 function v2Attempt(n: number) {
   const ids = Array.from({ length: n }, (_, i) => `site-${String(i).padStart(3, '0')}`);
-  const secrets = ids.map(() => v2.generateRoundSecrets());
-  const att: v2.AttemptV2 = { consortium: 'bench', round: 1, attempt: 0, clip: 1, threshold: v2.defaultThreshold(n), u2: ids.map((id, j) => ({ id, sPublic: secrets[j]!.sPublic, samples: 1000 })) };
+  const secrets = ids.map(() => generateRoundSecrets());
+  const att: AttemptV2 = { consortium: 'bench', round: 1, attempt: 0, clip: 1, threshold: defaultThreshold(n), u2: ids.map((id, j) => ({ id, sPublic: secrets[j]!.sPublic, samples: 1000 })) };
   const seeds = new Map(ids.map((id, j) => [id, secrets[j]!.selfSeed]));
   return {
     ids,
-    build: (j: number, update: Float32Array) => v2.buildCryptogramV2(att, { id: ids[j]!, ...secrets[j]! }, update),
-    unmask: (cryptograms: ReadonlyMap<string, Uint32Array>) => v2.unmaskAggregate(att, ids, cryptograms, seeds, new Map()),
+    att,
+    build: (j: number, update: Float32Array) => buildCryptogramV2(att, { id: ids[j]!, ...secrets[j]! }, update),
+    unmask: (cryptograms: ReadonlyMap<string, Uint32Array>) => unmaskAggregate(att, ids, cryptograms, seeds, new Map()),
   };
 }
 
@@ -209,9 +184,9 @@ for (const d of ds) {
     rows.push(row);
     if (json) console.log(JSON.stringify(row));
     say(
-      `n=${n} d=${d}: quantize ${row.quantize_ms} ms, mask ${row.mask_ms} ms vs AES ${row.aes_ms} ms: v1 ratio ${row.ratio_v1} (cpu ${row.ratio_v1_cpu}); ` +
+      `n=${n} d=${d}: quantize ${row.quantize_ms} ms; ` +
         `v2 buildCryptogramV2 (n keystreams) ${row.v2_mask_ms} vs ${row.aes_n_ms} ms: ratio ${row.ratio_v2} (cpu ${row.ratio_v2_cpu}); ` +
-        `v1 aggregate ${row.aggregate_ms} ms = ${row.aggregate_gbps} GB/s (cpu ${row.aggregate_gbps_cpu}); v2 unmaskAggregate ${row.unmask_v2_ms} ms = ${row.unmask_v2_gbps} GB/s (cpu ${row.unmask_v2_gbps_cpu}), ratio to AES of n ${row.ratio_unmask_v2}; ` +
+        `v2 unmaskAggregate ${row.unmask_v2_ms} ms = ${row.unmask_v2_gbps} GB/s (cpu ${row.unmask_v2_gbps_cpu}), ratio to AES of n ${row.ratio_unmask_v2}; ` +
         `peak +${row.peak_build_mib} MiB v2 build, +${row.peak_aggregate_mib} MiB v2 unmask (4·d = ${row.cryptogram_mib} MiB); load ${row.load1}`,
     );
   }
@@ -224,21 +199,20 @@ if (write) {
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, OpenSSL ${process.versions.openssl}`;
   writeFileSync('bench/results/protocol-latest.jsonl', rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const line = (r: Record<string, number | string>) =>
-    `| ${r.n} | ${Number(r.d).toExponential(0).replace('+', '')} | ${r.quantize_ms} | ${r.mask_ms} | ${r.aes_ms} | **${r.ratio_v1}** (${r.ratio_v1_cpu}) | ${r.v2_mask_ms} | ${r.aes_n_ms} | **${r.ratio_v2}** (${r.ratio_v2_cpu}) | ${r.aggregate_gbps} (${r.aggregate_gbps_cpu}) | ${r.unmask_v2_ms} | **${r.ratio_unmask_v2}** | ${r.unmask_v2_gbps} (${r.unmask_v2_gbps_cpu}) | ${r.peak_build_mib} / ${r.peak_aggregate_mib} | ${r.load1} |`;
+    `| ${r.n} | ${Number(r.d).toExponential(0).replace('+', '')} | ${r.quantize_ms} | ${r.v2_mask_ms} | ${r.aes_n_ms} | **${r.ratio_v2}** (${r.ratio_v2_cpu}) | ${r.unmask_v2_ms} | **${r.ratio_unmask_v2}** | ${r.unmask_v2_gbps} (${r.unmask_v2_gbps_cpu}) | ${r.peak_build_mib} / ${r.peak_aggregate_mib} | ${r.load1} |`;
   const md = [
     '# Protocol benchmark (`npm run bench:protocol -- --write`)',
     '',
     `Commit ${commit}${dirty}, ${started}. Machine: ${machine}; shared with other work, load before the run: \`${uptimeBefore}\`, after: \`${execSync('uptime').toString().trim()}\`.`,
-    `Each cell is the median of ${runs} runs; in each run the masking is timed, then the AES-256-CTR reference (the faster of 64 KiB and 1 MiB blocks), then the masking again (the two masks' mean is the run's figure), and a ratio is the median of the ${runs} per-run ratios.`,
+    `Each cell is the median of ${runs} runs; in each run the build is timed, then the AES-256-CTR reference (the faster of 64 KiB and 1 MiB blocks), then the build again (the two builds' mean is the run's figure), and a ratio is the median of the ${runs} per-run ratios.`,
     'Ratios and GB/s are wall-clock, with the CPU-time figure in parentheses (less sensitive to other load on the machine).',
     '',
-    '- **v1**: `maskQuantized` (n − 1 pairwise masks including their X25519 + HKDF) over AES of n − 1 keystreams of 4·d bytes.',
-    '- **v2 build**: `buildCryptogramV2` (mask keys, quantize, self mask + n − 1 pairwise masks in one blocked pass) over AES of n keystreams. The quantize column is v1\'s JavaScript `quantize` alone.',
-    '- **v1 aggregate GB/s**: n·4·d cryptogram bytes over the `sumCryptograms` time. **v2 unmask**: `unmaskAggregate` with no dropout (the n cryptograms summed and the n self masks removed in one blocked pass), its ratio to AES of n keystreams, and n·4·d bytes over its time.',
+    '- **v2 build**: `buildCryptogramV2` (mask keys, quantize, self mask + n − 1 pairwise masks in one blocked pass) over AES of n keystreams of 4·d bytes. The quantize column is the JavaScript `quantize` alone.',
+    '- **v2 unmask**: `unmaskAggregate` with no dropout (the n cryptograms summed and the n self masks removed in one blocked pass), its ratio to AES of n keystreams, and n·4·d bytes over its time.',
     '- **peak**: RSS above the baseline, in a fresh process, while building one v2 cryptogram (its own 4·d bytes included) / while unmasking n of them (the n inputs already held; the 4·d-byte result included).',
     '',
-    '| n | d | quantize ms | v1 mask ms | AES n−1 ms | v1 mask/AES (cpu) | v2 build ms | AES n ms | v2 build/AES (cpu) | v1 aggregate GB/s | v2 unmask ms | v2 unmask/AES | v2 unmask GB/s | peak MiB build / unmask | load |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| n | d | quantize ms | v2 build ms | AES n ms | v2 build/AES (cpu) | v2 unmask ms | v2 unmask/AES | v2 unmask GB/s | peak MiB build / unmask | load |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(line),
     '',
   ].join('\n');

@@ -8,6 +8,11 @@
 // in one pass over the vector with memory bounded by the result plus a few 64 KiB blocks. Without
 // WebAssembly SIMD the same results come from the JavaScript loops.
 
+// Vectors are read and written through their native byte views: little-endian hosts only.
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  throw new Error('flnode protocol: big-endian hosts are not supported');
+}
+
 /** Bytes per block: large enough to amortize a cipher call, small enough to stay in cache. */
 export const BLOCK_BYTES = 1 << 16;
 
@@ -210,7 +215,7 @@ const bytesOf = (a: Uint32Array | Float32Array) => new Uint8Array(a.buffer, a.by
  * target[k] += Σ_j signs[j] · source_j[k] (mod 2^32), one block of the target at a time:
  * `block(j, byteStart, bytes)` returns source j's little-endian bytes [byteStart, byteStart + bytes)
  * (it is called in order j = 0..count−1 for each block, blocks in ascending order, so a stream
- * cipher can produce them). Little-endian hosts only (cryptogram.ts checks).
+ * cipher can produce them). Little-endian hosts only (checked when this module loads).
  */
 export function addBlocks(target: Uint32Array, count: number, block: BlockSource, signs: ArrayLike<1 | -1>, useSimd = simdAvailable): void {
   const tb = bytesOf(target);

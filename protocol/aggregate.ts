@@ -1,4 +1,4 @@
-// Applying a decoded aggregate to the global model, and the model hash (PROTOCOL.md §3, §5).
+// Applying a decoded aggregate to the global model, and the model hash (PROTOCOL.md §6.1).
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fail } from './errors.ts';
 
@@ -18,7 +18,7 @@ export function modelBytes(weights: Float32Array): Uint8Array {
   return out;
 }
 
-/** The model hash (AttemptStart/AggregateRecord `baseModelHash`/`newModelHash`, Heartbeat `modelHash`): SHA-256 of modelBytes. */
+/** The model hash (the binding's `baseModelHash`, Heartbeat and ModelResponse `modelHash`): SHA-256 of modelBytes. */
 export function modelHash(weights: Float32Array): Uint8Array {
   return sha256(modelBytes(weights));
 }

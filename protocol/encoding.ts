@@ -1,24 +1,6 @@
-// Fixed-point encoding of a weighted, clipped update into Z_2^32.
+// Fixed-point encoding of a weighted, clipped update into Z_2^32 (the scale and weights of
+// protocol v2 are in v2/encoding.ts).
 import { fail } from './errors.ts';
-
-const INT31 = 2 ** 31 - 1;
-
-export function fedAvgWeights(samples: readonly number[]): number[] {
-  if (samples.length === 0) fail('BAD_PARAMS', 'no participants');
-  let total = 0;
-  for (const s of samples) {
-    if (!Number.isInteger(s) || s < 1 || s > 0xffffffff) fail('BAD_PARAMS', `sample count must be a u32 ≥ 1, got ${s}`);
-    total += s;
-  }
-  return samples.map((s) => s / total);
-}
-
-/** S = 2^floor(log2((2^31 − 1) / (n·C))): n clipped values of magnitude ≤ C never overflow int32. */
-export function quantizationScale(participants: number, clip: number): number {
-  if (!Number.isInteger(participants) || participants < 1) fail('BAD_PARAMS', 'participants must be ≥ 1');
-  if (!(clip > 0) || !Number.isFinite(clip)) fail('BAD_PARAMS', 'clip must be a positive finite number');
-  return 2 ** Math.floor(Math.log2(INT31 / (participants * clip)));
-}
 
 /** Round half to even (banker's rounding), on float64. */
 export function roundHalfEven(x: number): number {

@@ -1,48 +1,11 @@
-// Pairwise masks: seed_ij = HKDF-SHA256(X25519(sk_i, pk_j), salt, info), mask = AES-256-CTR stream.
+// Mask keystreams: mask = AES-256-CTR(key, counter block 0^128) as little-endian u32 words, added
+// to vectors block by block; HKDF-SHA256 for the key derivations (v2/secagg.ts derives the keys).
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { addBlocks, BLOCK_BYTES, quantizeAddBlocks, quantizeInKernel, simdAvailable, sumAddBlocks } from './add-kernel.ts';
-import { compareIds, concat, u32be, u64be, utf8 } from './bytes.ts';
 import { quantize } from './encoding.ts';
 import { fail } from './errors.ts';
-import { sharedSecrets } from './keys.ts';
-
-export function consortiumSalt(consortium: string): Uint8Array {
-  return sha256(concat(utf8('flnode/v1/consortium/'), utf8(consortium)));
-}
-
-export function maskInfo(round: number, attempt: number, idA: string, idB: string): Uint8Array {
-  const [low, high] = compareIds(idA, idB) < 0 ? [idA, idB] : [idB, idA];
-  return concat(utf8('flnode/v1/mask'), u64be(round), u32be(attempt), utf8(low), new Uint8Array([0]), utf8(high));
-}
-
-export function maskSeed(p: {
-  consortium: string;
-  round: number;
-  attempt: number;
-  selfId: string;
-  selfSecret: Uint8Array;
-  peerId: string;
-  peerPublic: Uint8Array;
-}): Uint8Array {
-  return maskSeeds({ ...p, peers: [{ id: p.peerId, publicKey: p.peerPublic }] })[0]!;
-}
-
-/** maskSeed for several peers of one member: its secret key is imported and the salt hashed once. */
-export function maskSeeds(p: {
-  consortium: string;
-  round: number;
-  attempt: number;
-  selfId: string;
-  selfSecret: Uint8Array;
-  peers: readonly { id: string; publicKey: Uint8Array }[];
-}): Uint8Array[] {
-  for (const peer of p.peers) if (peer.id === p.selfId) fail('BAD_PARAMS', 'a member has no mask with itself');
-  const shared = sharedSecrets(p.selfSecret, p.peers.map((peer) => peer.publicKey));
-  const salt = consortiumSalt(p.consortium);
-  return p.peers.map((peer, i) => hkdfSha256(shared[i]!, salt, maskInfo(p.round, p.attempt, p.selfId, peer.id), 32));
-}
 
 /**
  * HKDF-SHA256 (RFC 5869) on node:crypto (3x faster than noble); noble where node:crypto has a limit
@@ -124,12 +87,6 @@ export function keystream(seed: Uint8Array, bytes: number): Buffer {
   if (seed.length !== 32) fail('BAD_PARAMS', 'mask seed must be 32 bytes');
   const cipher = createCipheriv('aes-256-ctr', seed, ZERO_IV);
   return cipher.update(Buffer.alloc(bytes));
-}
-
-/** The mask as little-endian uint32 words. */
-export function maskWords(seed: Uint8Array, words: number): Uint32Array {
-  const ks = keystream(seed, words * 4);
-  return readWordsLE(ks);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

@@ -1,8 +1,8 @@
 // The attacked federation: 3 sites of PneumoniaMNIST split by Dirichlet(α) over labels (the split
 // createTrainer makes), FedAvg rounds with flnode's trainer, and for each round both what an
 // aggregator sees without protection (each site's float update) and in flnode (each site's
-// cryptogram, built by the protocol library, and the decoded aggregate).
-import { buildCryptogram, decodeAggregate, generateEphemeralKeyPair, sumCryptograms, type AttemptParams } from '../../protocol/index.ts';
+// protocol v2 cryptogram, built by the protocol library, and the unmasked, decoded aggregate).
+import { attemptScaleV2, buildCryptogramV2, decodeAggregateOverU3, defaultThreshold, dequantize, generateRoundSecrets, unmaskAggregate, weightOverU2, type AttemptV2 } from '../../protocol/index.ts';
 import type { MedMnistData, Split } from '../../node/training/dataset.ts';
 import { partitionClasses, partitionIndices } from '../../node/training/partition.ts';
 import { TfjsTrainer, type TrainingPlan } from '../../node/training/trainer.ts';
@@ -36,23 +36,32 @@ export function trainerFor(backend: string, data: MedMnistData, train: Split, pl
 
 export interface Protected {
   cryptograms: Uint32Array[];
-  /** The decoded sum of the cryptograms: the sample-weighted FedAvg delta (clipped). */
+  /** The unmasked, decoded sum of the cryptograms: the sample-weighted FedAvg delta (clipped). */
   aggregate: Float32Array;
-  params: AttemptParams;
+  /** The attempt (U2 = every site, site k is `site-k`); every site stays in U3. */
+  attempt: AttemptV2;
 }
 
-/** What flnode puts on the wire for these updates: one cryptogram per site, and their decoded sum. */
+const siteId = (k: number) => `site-${k}`;
+
+/**
+ * What flnode puts on the wire for these updates: one protocol v2 cryptogram per site (self mask
+ * plus pairwise masks over U2), and the aggregate as members unmask it once every site is in U3.
+ */
 export function protect(updates: readonly Float32Array[], samples: readonly number[], clip: number, round: number): Protected {
-  const keys = updates.map(() => generateEphemeralKeyPair());
-  const params: AttemptParams = {
+  const secrets = updates.map(() => generateRoundSecrets());
+  const ids = updates.map((_, k) => siteId(k));
+  const attempt: AttemptV2 = {
     consortium: 'attacks-bench',
     round,
     attempt: 0,
     clip,
-    participants: updates.map((_, i) => ({ id: `site-${i}`, publicKey: keys[i]!.publicKey, samples: samples[i]! })),
+    threshold: defaultThreshold(updates.length),
+    u2: ids.map((id, k) => ({ id, sPublic: secrets[k]!.sPublic, samples: samples[k]! })),
   };
-  const cryptograms = updates.map((u, i) => buildCryptogram(params, { id: `site-${i}`, secretKey: keys[i]!.secretKey }, u));
-  return { cryptograms, aggregate: decodeAggregate(sumCryptograms(cryptograms), params), params };
+  const cryptograms = updates.map((u, k) => buildCryptogramV2(attempt, { id: ids[k]!, ...secrets[k]! }, u));
+  const unmasked = unmaskAggregate(attempt, ids, new Map(ids.map((id, k) => [id, cryptograms[k]!])), new Map(ids.map((id, k) => [id, secrets[k]!.selfSeed])), new Map());
+  return { cryptograms, aggregate: decodeAggregateOverU3(attempt, ids, unmasked), attempt };
 }
 
 /** Plain FedAvg of the updates with the same per-coordinate clip of w·u that flnode's encoder applies. */
@@ -71,9 +80,8 @@ export function plainFedAvg(updates: readonly Float32Array[], samples: readonly 
  * by the site's FedAvg weight, i.e. "the update it would be if the masks were absent".
  */
 export function cryptogramAsUpdate(c: Uint32Array, p: Protected, site: number): Float32Array {
-  const total = p.params.participants.reduce((a, q) => a + q.samples, 0);
-  const w = p.params.participants[site]!.samples / total;
-  const d = decodeAggregate(c, p.params);
+  const w = weightOverU2(p.attempt, siteId(site));
+  const d = dequantize(c, attemptScaleV2(p.attempt));
   for (let i = 0; i < d.length; i++) d[i] = d[i]! / w;
   return d;
 }

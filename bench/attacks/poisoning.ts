@@ -5,7 +5,7 @@
 // (b) a backdoor: a white pixel patch added to pneumonia images relabelled "normal", trained and
 //     boosted (model replacement, Bagdasaryan et al. 2020, "How to backdoor federated learning",
 //     AISTATS).
-import { quantizationScale } from '../../protocol/index.ts';
+import { exactScale } from '../../protocol/index.ts';
 import type { Split } from '../../node/training/dataset.ts';
 
 /** −boost·u. */
@@ -48,6 +48,6 @@ export function backdoorSplit(train: Split, count: number): Split {
  * range of the decoded sum, INT31/S, less the (n − 1)·C the honest sites may add (else it wraps).
  */
 export function contributionBounds(participants: number, clip: number): { encoder: number; bypass: number } {
-  const s = quantizationScale(participants, clip);
+  const s = exactScale(participants, clip);
   return { encoder: clip, bypass: Math.max(clip, (2 ** 31 - 1) / s - (participants - 1) * clip) };
 }

@@ -9,7 +9,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { BLOCK_BYTES } from '../../protocol/add-kernel.ts';
-import { addKeystreams, compareIds, signingPublicKey, utf8, v2 } from '../../protocol/index.ts';
+import { addKeystreams, attemptFromLists, AttemptV2, buildCryptogramV2, checkAnnouncedKeys, checkReveal, chunkCryptogramV2, compareIds, computeShares, consentCount, CryptogramAssemblerV2, dealShares, decodeAggregateOverU3, decodeEnvelopeV2, defaultThreshold, encodeEnvelopeV2, EnvelopeV2, generateRoundSecrets, HeldShare, KindV2, listHash, MessageV2, OpenedShares, openShares, pairMaskSeed, quantizeV2, randomCoefficients, recoverSelfSeed, revealFor, selfCommit, selfMaskKey, ShareDealingV2, shareXs, signingPublicKey, sortedU2, unmaskAggregate, utf8 } from '../../protocol/index.ts';
 import { since, type ProtectionMode, type RoundOutput, type SiteUpdate } from './types.ts';
 
 const CONSORTIUM = 'flnode-bench';
@@ -18,15 +18,15 @@ const CONSORTIUM = 'flnode-bench';
  * c_i = q_i + self_i + Σ ±mask_ij the straightforward way: quantizeV2, then addKeystreams. The
  * cross-check of v2's blocked one-pass buildCryptogramV2 (same words, test/bench/compare.test.ts).
  */
-export function maskOnePass(att: v2.AttemptV2, self: { id: string; sSecret: Uint8Array; selfSeed: Uint8Array }, update: Float32Array): Uint32Array {
-  const keys: Uint8Array[] = [v2.selfMaskKey(att, self.id, self.selfSeed)];
+export function maskOnePass(att: AttemptV2, self: { id: string; sSecret: Uint8Array; selfSeed: Uint8Array }, update: Float32Array): Uint32Array {
+  const keys: Uint8Array[] = [selfMaskKey(att, self.id, self.selfSeed)];
   const signs: (1 | -1)[] = [1];
-  for (const peer of v2.sortedU2(att)) {
+  for (const peer of sortedU2(att)) {
     if (peer.id === self.id) continue;
-    keys.push(v2.pairMaskSeed(att, self.id, self.sSecret, peer.id, peer.sPublic));
+    keys.push(pairMaskSeed(att, self.id, self.sSecret, peer.id, peer.sPublic));
     signs.push(compareIds(self.id, peer.id) < 0 ? 1 : -1);
   }
-  const c = v2.quantizeV2(att, self.id, update);
+  const c = quantizeV2(att, self.id, update);
   addKeystreams(c, keys, signs);
   return c;
 }
@@ -35,9 +35,9 @@ export function maskOnePass(att: v2.AttemptV2, self: { id: string; sSecret: Uint
  * A = Σ c_i − Σ self_i for U3 = U2 (no dropout) from an already summed Σ c_i, all self masks
  * removed with addKeystreams: the cross-check of v2's unmaskAggregate for that case.
  */
-export function unmaskOnePass(att: v2.AttemptV2, sum: Uint32Array, selfSeeds: ReadonlyMap<string, Uint8Array>): Uint32Array {
-  const u2 = v2.sortedU2(att);
-  const keys = u2.map((m) => v2.selfMaskKey(att, m.id, selfSeeds.get(m.id) ?? fail(`no self-mask seed of ${m.id}`)));
+export function unmaskOnePass(att: AttemptV2, sum: Uint32Array, selfSeeds: ReadonlyMap<string, Uint8Array>): Uint32Array {
+  const u2 = sortedU2(att);
+  const keys = u2.map((m) => selfMaskKey(att, m.id, selfSeeds.get(m.id) ?? fail(`no self-mask seed of ${m.id}`)));
   const a = Uint32Array.from(sum);
   addKeystreams(a, keys, new Array<-1>(keys.length).fill(-1));
   return a;
@@ -95,11 +95,11 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
       const d = updates[0]!.delta.length;
       const ids = updates.map((u) => u.id).sort(compareIds);
       for (const id of ids) identity(id);
-      const t = v2.defaultThreshold(n);
+      const t = defaultThreshold(n);
       const ref = { consortium: CONSORTIUM, round, attempt: 0 };
       const binding = { manifestHash: sha256(utf8(`bench manifest ${ids.join(',')}`)), baseModelHash: new Uint8Array(32) };
       const aggregator = ids[round % n]!;
-      const xs = v2.shareXs(ids);
+      const xs = shareXs(ids);
       const byId = new Map(updates.map((u) => [u.id, u]));
       const protect = new Map(ids.map((id) => [id, 0]));
       const communicate = new Map(ids.map((id) => [id, 0]));
@@ -112,64 +112,64 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
         return out;
       };
       /** Sender encodes and signs, one receiver decodes and verifies (the others do the same in parallel). */
-      const wire = (sender: string, m: v2.MessageV2): v2.EnvelopeV2 =>
+      const wire = (sender: string, m: MessageV2): EnvelopeV2 =>
         timed(communicate, sender, () => {
-          const bytes = v2.encodeEnvelopeV2({ ...ref, sender }, m, identity(sender));
+          const bytes = encodeEnvelopeV2({ ...ref, sender }, m, identity(sender));
           add(sent, sender, bytes.length);
-          return v2.decodeEnvelopeV2(bytes, decodeOpts);
+          return decodeEnvelopeV2(bytes, decodeOpts);
         });
-      const bodyOf = <K extends v2.KindV2>(env: v2.EnvelopeV2, kind: K) => (env.kind === kind ? (env.body as Extract<v2.MessageV2, { kind: K }>['body']) : fail(`expected kind ${kind}, got ${env.kind}`));
+      const bodyOf = <K extends KindV2>(env: EnvelopeV2, kind: K) => (env.kind === kind ? (env.body as Extract<MessageV2, { kind: K }>['body']) : fail(`expected kind ${kind}, got ${env.kind}`));
 
       // 1. keys: fresh secrets, signed announcements, checked by every other site.
-      const secrets = new Map(ids.map((id) => [id, timed(protect, id, () => v2.generateRoundSecrets())]));
+      const secrets = new Map(ids.map((id) => [id, timed(protect, id, () => generateRoundSecrets())]));
       const announced = ids.map((id) => {
         const s = secrets.get(id)!;
-        const body = bodyOf(wire(id, { kind: v2.KindV2.KeyAnnouncement, body: { ...binding, cPublic: s.cPublic, sPublic: s.sPublic, samples: byId.get(id)!.samples, selfCommit: timed(protect, id, () => v2.selfCommit(s.selfSeed)) } }), v2.KindV2.KeyAnnouncement);
-        for (const other of ids) if (other !== id) timed(protect, other, () => v2.checkAnnouncedKeys(body, 0xffffffff));
+        const body = bodyOf(wire(id, { kind: KindV2.KeyAnnouncement, body: { ...binding, cPublic: s.cPublic, sPublic: s.sPublic, samples: byId.get(id)!.samples, selfCommit: timed(protect, id, () => selfCommit(s.selfSeed)) } }), KindV2.KeyAnnouncement);
+        for (const other of ids) if (other !== id) timed(protect, other, () => checkAnnouncedKeys(body, 0xffffffff));
         return { id, cPublic: body.cPublic, sPublic: body.sPublic, samples: body.samples, selfCommit: body.selfCommit };
       });
-      const u1 = bodyOf(wire(aggregator, { kind: v2.KindV2.U1List, body: { ...binding, members: announced } }), v2.KindV2.U1List);
-      const u1Hash = timed(communicate, aggregator, () => v2.listHash(ref, { kind: v2.KindV2.U1List, body: u1 }));
+      const u1 = bodyOf(wire(aggregator, { kind: KindV2.U1List, body: { ...binding, members: announced } }), KindV2.U1List);
+      const u1Hash = timed(communicate, aggregator, () => listHash(ref, { kind: KindV2.U1List, body: u1 }));
       const cPublicOf = (id: string) => u1.members.find((m) => m.id === id)!.cPublic;
 
       // 2. dealing: t-of-n shares of s_sk and b, encrypted to each other member, opened and checked by it.
-      const own = new Map<string, v2.OpenedShares>();
-      const dealings = new Map<string, v2.ShareDealingV2>();
+      const own = new Map<string, OpenedShares>();
+      const dealings = new Map<string, ShareDealingV2>();
       for (const id of ids) {
         const s = secrets.get(id)!;
         const entries = timed(protect, id, () => {
-          const shares = v2.computeShares(s, { s: v2.randomCoefficients(t), b: v2.randomCoefficients(t) }, xs, ids);
+          const shares = computeShares(s, { s: randomCoefficients(t), b: randomCoefficients(t) }, xs, ids);
           own.set(id, shares.get(id)!);
-          return v2.dealShares(ref, { id, cSecret: s.cSecret }, shares, cPublicOf);
+          return dealShares(ref, { id, cSecret: s.cSecret }, shares, cPublicOf);
         });
-        dealings.set(id, bodyOf(wire(id, { kind: v2.KindV2.ShareDealing, body: { ...binding, u1Hash, entries } }), v2.KindV2.ShareDealing));
+        dealings.set(id, bodyOf(wire(id, { kind: KindV2.ShareDealing, body: { ...binding, u1Hash, entries } }), KindV2.ShareDealing));
       }
-      const held = new Map(ids.map((h) => [h, new Map<string, v2.OpenedShares>([[h, own.get(h)!]])]));
+      const held = new Map(ids.map((h) => [h, new Map<string, OpenedShares>([[h, own.get(h)!]])]));
       for (const h of ids) {
         for (const [dealer, dealing] of dealings) {
           if (dealer === h) continue;
           const entry = dealing.entries.find((e) => e.to === h) ?? fail(`${dealer} dealt nothing to ${h}`);
-          held.get(h)!.set(dealer, timed(protect, h, () => v2.openShares(ref, { id: h, cSecret: secrets.get(h)!.cSecret }, { id: dealer, cPublic: cPublicOf(dealer) }, entry)));
+          held.get(h)!.set(dealer, timed(protect, h, () => openShares(ref, { id: h, cSecret: secrets.get(h)!.cSecret }, { id: dealer, cPublic: cPublicOf(dealer) }, entry)));
         }
       }
-      const u2 = bodyOf(wire(aggregator, { kind: v2.KindV2.U2List, body: { ...binding, u1Hash, members: ids } }), v2.KindV2.U2List);
-      const att = v2.attemptFromLists(ref, clip, t, u1, u2);
-      const u2Hash = timed(communicate, aggregator, () => v2.listHash(ref, { kind: v2.KindV2.U2List, body: u2 }));
+      const u2 = bodyOf(wire(aggregator, { kind: KindV2.U2List, body: { ...binding, u1Hash, members: ids } }), KindV2.U2List);
+      const att = attemptFromLists(ref, clip, t, u1, u2);
+      const u2Hash = timed(communicate, aggregator, () => listHash(ref, { kind: KindV2.U2List, body: u2 }));
 
       // 3. masking, then signed chunks to the aggregator, which reassembles and checks each cryptogram's hash.
       const received = new Map<string, Uint32Array>();
       let buildS = 0;
       for (const id of ids) {
         const b0 = performance.now();
-        const c = timed(protect, id, () => v2.buildCryptogramV2(att, { id, ...secrets.get(id)! }, byId.get(id)!.delta));
+        const c = timed(protect, id, () => buildCryptogramV2(att, { id, ...secrets.get(id)! }, byId.get(id)!.delta));
         buildS += since(b0) / n;
-        const chunks = timed(communicate, id, () => v2.chunkCryptogramV2(c, binding, u2Hash));
-        let asm: v2.CryptogramAssemblerV2 | null = null;
+        const chunks = timed(communicate, id, () => chunkCryptogramV2(c, binding, u2Hash));
+        let asm: CryptogramAssemblerV2 | null = null;
         let whole: Uint32Array | null = null;
         for (const ch of chunks) {
-          const body = bodyOf(wire(id, { kind: v2.KindV2.CryptogramChunk, body: ch }), v2.KindV2.CryptogramChunk);
+          const body = bodyOf(wire(id, { kind: KindV2.CryptogramChunk, body: ch }), KindV2.CryptogramChunk);
           whole = timed(communicate, id, () => {
-            asm ??= new v2.CryptogramAssemblerV2(body, d);
+            asm ??= new CryptogramAssemblerV2(body, d);
             return asm.add(body);
           }) ?? whole;
         }
@@ -177,33 +177,33 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
       }
 
       // 5. U3, consents, reveals.
-      const u3 = bodyOf(wire(aggregator, { kind: v2.KindV2.U3List, body: { ...binding, u2Hash, members: ids } }), v2.KindV2.U3List);
-      const u3Hash = timed(communicate, aggregator, () => v2.listHash(ref, { kind: v2.KindV2.U3List, body: u3 }));
-      const consents = ids.map((id) => ({ from: id, listHash: bodyOf(wire(id, { kind: v2.KindV2.Consent, body: { ...binding, u3Hash } }), v2.KindV2.Consent).u3Hash }));
-      if (v2.consentCount(u3.members, u3Hash, consents) < t) fail('fewer than t consents');
-      const reveals = ids.map((h) => ({ holder: h, body: bodyOf(wire(h, { kind: v2.KindV2.Reveal, body: { ...binding, u3Hash, shares: v2.revealFor(u2.members, u3.members, held.get(h)!) } }), v2.KindV2.Reveal) }));
+      const u3 = bodyOf(wire(aggregator, { kind: KindV2.U3List, body: { ...binding, u2Hash, members: ids } }), KindV2.U3List);
+      const u3Hash = timed(communicate, aggregator, () => listHash(ref, { kind: KindV2.U3List, body: u3 }));
+      const consents = ids.map((id) => ({ from: id, listHash: bodyOf(wire(id, { kind: KindV2.Consent, body: { ...binding, u3Hash } }), KindV2.Consent).u3Hash }));
+      if (consentCount(u3.members, u3Hash, consents) < t) fail('fewer than t consents');
+      const reveals = ids.map((h) => ({ holder: h, body: bodyOf(wire(h, { kind: KindV2.Reveal, body: { ...binding, u3Hash, shares: revealFor(u2.members, u3.members, held.get(h)!) } }), KindV2.Reveal) }));
 
       // 6. unmasking (every member does the same from the same messages: timed once): t verified
       //    shares per self-mask seed, then U3's cryptograms summed and all self masks removed in one
       //    pass, then decoding.
       let t0 = performance.now();
-      for (const r of reveals) v2.checkReveal(u2.members, u3.members, r.body.shares);
+      for (const r of reveals) checkReveal(u2.members, u3.members, r.body.shares);
       const seeds = new Map(
         u3.members.map((owner) => {
-          const shares: v2.HeldShare[] = reveals.flatMap(({ holder, body }) => {
+          const shares: HeldShare[] = reveals.flatMap(({ holder, body }) => {
             const e = body.shares.find((x) => x.owner === owner && x.kind === 'b');
             const commitment = holder === owner ? undefined : dealings.get(owner)!.entries.find((x) => x.to === holder)!.bCommit;
             return e ? [{ holder, x: xs.get(holder)!, share: e.share, commitment }] : [];
           });
-          return [owner, v2.recoverSelfSeed(ref, owner, u1.members.find((m) => m.id === owner)!.selfCommit, shares, t)] as const;
+          return [owner, recoverSelfSeed(ref, owner, u1.members.find((m) => m.id === owner)!.selfCommit, shares, t)] as const;
         }),
       );
       const u0 = performance.now();
-      const unmasked = v2.unmaskAggregate(att, u3.members, received, seeds, new Map());
+      const unmasked = unmaskAggregate(att, u3.members, received, seeds, new Map());
       const unmaskAggregateS = since(u0);
       const unmask = since(t0);
       t0 = performance.now();
-      const aggregate = v2.decodeAggregateOverU3(att, u3.members, unmasked);
+      const aggregate = decodeAggregateOverU3(att, u3.members, unmasked);
       const unprotect = since(t0);
 
       const mean = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0) / n;

@@ -1,5 +1,6 @@
 // paillier: Paillier 2048-bit (paillier-bigint) with value packing. Each site offsets its quantized
-// weighted update (same fixed-point encoding as cryptograms) to non-negative x = q + B, B =
+// weighted update (the fixed-point encoding of protocol v2 cryptograms: w_i = n_i/N, S =
+// exactScale(n, C)) to non-negative x = q + B, B =
 // floor((2^31 − 1)/n), and packs `slots` values of `slotBits` bits into one plaintext, so that the
 // sum of n packed plaintexts cannot carry between slots. The aggregator multiplies ciphertexts
 // (adds plaintexts) mod n²; sites share the key pair and decrypt the sum.
@@ -9,7 +10,7 @@
 // extrapolated. The remaining coordinates are summed in the clear with the same integer encoding,
 // which is exactly what decryption would give, so accuracy is unaffected.
 import { generateRandomKeys, type KeyPair } from 'paillier-bigint';
-import { attemptScale, participantWeight, quantize, type AttemptParams } from '../../protocol/index.ts';
+import { decodeAggregateV2, exactScale, fedAvgWeightsV2, quantize } from '../../protocol/index.ts';
 import { since, type ProtectionMode, type RoundOutput, type SiteUpdate } from './types.ts';
 
 export interface PaillierOptions {
@@ -63,12 +64,12 @@ export async function paillierMode(opts: PaillierOptions = {}): Promise<Protecti
       const l = packingLayout(3, modulusBits);
       return `Paillier ${bits}-bit (paillier-bigint, g = n+1), values offset by B = floor((2^31-1)/n) and packed ${l.slotBits} bits per slot, ${l.slots} slots per plaintext (n = 3); one key pair shared by all sites.`;
     },
-    async aggregate(updates: readonly SiteUpdate[], round: number): Promise<RoundOutput> {
+    async aggregate(updates: readonly SiteUpdate[]): Promise<RoundOutput> {
       const n = updates.length;
       const d = updates[0]!.delta.length;
       const layout = packingLayout(n, modulusBits);
-      const params: AttemptParams = { consortium: 'flnode-bench', round, attempt: 0, clip, participants: updates.map((u) => ({ id: u.id, publicKey: new Uint8Array(32), samples: u.samples })) };
-      const scale = attemptScale(params);
+      const { total: samples, weights } = fedAvgWeightsV2(updates.map((u) => u.samples));
+      const scale = exactScale(n, clip);
       const total = Math.ceil(d / layout.slots);
       const measured = Math.min(total, mode.maxPlaintexts ?? total);
       const factor = total / measured;
@@ -76,12 +77,12 @@ export async function paillierMode(opts: PaillierOptions = {}): Promise<Protecti
       let communicate = 0;
       let aggregateS = 0;
       let bytes = 0;
-      const sumQ = new Int32Array(d); // the clear remainder (only when extrapolating)
+      const sumQ = new Uint32Array(d); // Σ q mod 2^32: decrypted slots, and the clear remainder when extrapolating
       const acc: bigint[] = new Array(measured).fill(1n);
       const cbytes = Math.ceil((2 * modulusBits) / 8);
-      for (const u of updates) {
+      for (const [k, u] of updates.entries()) {
         let t = performance.now();
-        const q = quantize(u.delta, participantWeight(params, u.id), clip, scale);
+        const q = quantize(u.delta, weights[k]!, clip, scale);
         const cts: bigint[] = [];
         for (let p = 0; p < measured; p++) cts.push(publicKey.encrypt(pack(q, p * layout.slots, layout)));
         protect += since(t);
@@ -93,20 +94,21 @@ export async function paillierMode(opts: PaillierOptions = {}): Promise<Protecti
         t = performance.now();
         for (let p = 0; p < measured; p++) acc[p] = publicKey.addition(acc[p]!, back[p]!);
         aggregateS += since(t);
-        for (let i = measured * layout.slots; i < d; i++) sumQ[i] = (sumQ[i]! + (q[i]! | 0)) | 0;
+        for (let i = measured * layout.slots; i < d; i++) sumQ[i] = (sumQ[i]! + q[i]!) >>> 0;
       }
-      const out = new Float32Array(d);
-      const t = performance.now();
+      let t = performance.now();
       for (let p = 0; p < measured; p++) {
         const from = p * layout.slots;
         const count = Math.min(layout.slots, d - from);
-        unpack(privateKey.decrypt(acc[p]!), count, n, layout).forEach((v, i) => (out[from + i] = v / scale));
+        unpack(privateKey.decrypt(acc[p]!), count, n, layout).forEach((v, i) => (sumQ[from + i] = v >>> 0));
       }
-      const unprotect = since(t);
-      for (let i = measured * layout.slots; i < d; i++) out[i] = sumQ[i]! / scale;
+      const decrypt = since(t);
+      t = performance.now();
+      const out = decodeAggregateV2(sumQ, scale, samples, samples); // every site in: N3 = N2
+      const unprotect = decrypt * factor + since(t);
       return {
         aggregate: out,
-        times: { protect: (protect / n) * factor, communicate: (communicate / n) * factor, aggregate: aggregateS * factor, unmask: 0, unprotect: unprotect * factor },
+        times: { protect: (protect / n) * factor, communicate: (communicate / n) * factor, aggregate: aggregateS * factor, unmask: 0, unprotect },
         bytesPerSite: Math.round(bytes * factor),
         extrapolated: measured < total,
         note: measured < total ? `extrapolated from ${measured} of ${total} plaintexts per site (times and bytes scaled ×${factor.toFixed(1)})` : undefined,

@@ -1,5 +1,5 @@
 // The results files: the JSON of issue 7 plus `d` and `unmask_s`, and a Markdown report with ratios.
-import { v2 } from '../../protocol/index.ts';
+import { collusionBound, defaultThreshold } from '../../protocol/index.ts';
 import { costOf, type ModeResult } from './harness.ts';
 
 export interface CompareResults {
@@ -50,8 +50,8 @@ export const roundTime = (m: ModeResult) => m.train_s + m.protect_s + m.communic
 export function protects(mode: string, sites: number): string {
   if (mode === 'plain') return 'nothing: the aggregator sees every update';
   if (mode === 'cryptogram') {
-    const t = v2.defaultThreshold(sites);
-    const c = v2.collusionBound(sites, t);
+    const t = defaultThreshold(sites);
+    const c = collusionBound(sites, t);
     return `protocol v2, t = ${t} of ${sites}: any ${c === 1 ? 'single member, the aggregator included,' : `${c} colluding members (the aggregator counted)`} learns nothing beyond the sum over at least t − c honest members (c ≤ min(2t−N−1, t−2) = ${c}); dropouts are unmasked from shares, never re-masked`;
   }
   if (mode === 'ckks') return '**one CKKS key pair shared by all sites: any site can decrypt any other site\'s update ciphertext**; it hides updates only from an outsider or an aggregator that holds no site key';

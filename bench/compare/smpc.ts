@@ -1,4 +1,5 @@
-// smpc: additive secret sharing over Z_2^32 of the same quantized update the cryptogram carries.
+// smpc: additive secret sharing over Z_2^32 of the same quantized update a protocol v2 cryptogram
+// carries (w_i = n_i/N, S = exactScale(n, C)), decoded like the v2 aggregate.
 // Site i splits q_i into n shares (n − 1 uniformly random, the last q_i − Σ others), sends share
 // j to site j under AES-256-GCM with a key from X25519 + HKDF-SHA256 (ephemeral keys per round),
 // keeps its own; every site decrypts and sums the shares it holds and publishes that sum; the
@@ -6,7 +7,8 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomFillSync } from 'node:crypto';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { attemptScale, dequantize, generateEphemeralKeyPair, participantWeight, quantize, sharedSecret, sumCryptograms, type AttemptParams } from '../../protocol/index.ts';
+import { decodeAggregateV2, exactScale, fedAvgWeightsV2, generateEphemeralKeyPair, quantize, sharedSecret } from '../../protocol/index.ts';
+import { sumAndMask } from '../../protocol/masks.ts';
 import { since, type ProtectionMode, type RoundOutput, type SiteUpdate } from './types.ts';
 
 const GCM_OVERHEAD = 12 + 16; // nonce + tag
@@ -40,8 +42,8 @@ export function smpcMode(opts: { clip?: number } = {}): ProtectionMode {
       const n = updates.length;
       const d = updates[0]!.delta.length;
       const keys = updates.map(() => generateEphemeralKeyPair());
-      const params: AttemptParams = { consortium: 'flnode-bench', round, attempt: 0, clip, participants: updates.map((u, k) => ({ id: u.id, publicKey: keys[k]!.publicKey, samples: u.samples })) };
-      const scale = attemptScale(params);
+      const { total: samples, weights } = fedAvgWeightsV2(updates.map((u) => u.samples));
+      const scale = exactScale(n, clip);
       let protect = 0;
       let communicate = 0;
       let combine = 0;
@@ -50,7 +52,7 @@ export function smpcMode(opts: { clip?: number } = {}): ProtectionMode {
       const own: Uint32Array[] = [];
       for (const [i, u] of updates.entries()) {
         let t = performance.now();
-        const q = quantize(u.delta, participantWeight(params, u.id), clip, scale);
+        const q = quantize(u.delta, weights[i]!, clip, scale);
         const row: (Uint8Array | null)[] = [];
         const last = q; // becomes q − Σ random shares, in place
         for (let j = 0; j < n; j++) {
@@ -73,14 +75,14 @@ export function smpcMode(opts: { clip?: number } = {}): ProtectionMode {
         const t = performance.now();
         const held = [own[j]!];
         for (let i = 0; i < n; i++) if (i !== j) held.push(open(channelKey(keys[j]!.secretKey, keys[i]!.publicKey, updates[i]!.id, updates[j]!.id, round), boxes[i]![j]!));
-        published.push(sumCryptograms(held));
+        published.push(sumAndMask(held, [], []));
         combine += since(t);
       }
       const t = performance.now();
-      const sum = sumCryptograms(published);
+      const sum = sumAndMask(published, [], []);
       const aggregateS = since(t) + combine / n;
       const t2 = performance.now();
-      const aggregate = dequantize(sum, scale);
+      const aggregate = decodeAggregateV2(sum, scale, samples, samples); // every site in: N3 = N2
       const unprotect = since(t2);
       const bytesPerSite = (n - 1) * (4 * d + GCM_OVERHEAD) + 4 * d + 32; // shares, published sum, key
       return { aggregate, times: { protect: protect / n, communicate: communicate / n, aggregate: aggregateS, unmask: 0, unprotect }, bytesPerSite, extrapolated: false };

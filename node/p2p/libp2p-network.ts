@@ -12,7 +12,7 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Stream } from '@libp2p/interface';
 import { createLibp2p, type Libp2p } from 'libp2p';
-import { MAX_ENVELOPE_BYTES } from '../../protocol/index.ts';
+import { MAX_ENVELOPE_BYTES_V2 as MAX_ENVELOPE_BYTES } from '../../protocol/index.ts';
 import type { SiteIdentity } from '../identity.ts';
 import { createLogger, type Logger } from '../log.ts';
 import type { Network, Verdict } from '../types.ts';

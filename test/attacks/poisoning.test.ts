@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { protect, plainFedAvg } from '../../bench/attacks/federation.ts';
 import { backdoorSplit, contributionBounds, signFlip, stampPatch } from '../../bench/attacks/poisoning.ts';
-import { attemptScale, decodeAggregate, generateEphemeralKeyPair, maskQuantized, quantize, sumCryptograms, buildCryptogram, type AttemptParams } from '../../protocol/index.ts';
+import { attemptScaleV2, buildCryptogramV2, cryptogramMasksV2, decodeAggregateOverU3, generateRoundSecrets, unmaskAggregate, type AttemptV2 } from '../../protocol/index.ts';
+import { quantizeAndMask } from '../../protocol/masks.ts';
 import { seededRandom } from '../../node/training/partition.ts';
 
 const rnd = seededRandom(21);
@@ -29,17 +30,18 @@ describe('attacks: poisoning core', () => {
   it('a site that skips the encoder reaches the int32 bound, beyond C, and stays within it', () => {
     const d = 200;
     const clip = 0.03;
-    const keys = [0, 1, 2].map(() => generateEphemeralKeyPair());
-    const params: AttemptParams = { consortium: 'c', round: 1, attempt: 0, clip, participants: keys.map((k, i) => ({ id: `s${i}`, publicKey: k.publicKey, samples: 10 })) };
+    const ids = ['s0', 's1', 's2'];
+    const secrets = ids.map(() => generateRoundSecrets());
+    const att: AttemptV2 = { consortium: 'c', round: 1, attempt: 0, clip, threshold: 3, u2: ids.map((id, i) => ({ id, sPublic: secrets[i]!.sPublic, samples: 10 })) };
     const honest = [vec(d, 0.05), vec(d, 0.05)];
-    const cs = honest.map((u, i) => buildCryptogram(params, { id: `s${i}`, secretKey: keys[i]!.secretKey }, u));
+    const cs = honest.map((u, i) => buildCryptogramV2(att, { id: ids[i]!, ...secrets[i]! }, u));
     const bound = contributionBounds(3, clip);
     assert.ok(bound.bypass > clip && bound.bypass < 4 * clip, `bypass bound ${bound.bypass}`);
-    // the malicious words: −bound on every coordinate, written without the encoder's clamp
-    const s = attemptScale(params);
-    const q = quantize(new Float32Array(d).fill(-bound.bypass), 1, bound.bypass, s);
-    cs.push(maskQuantized(params, { id: 's2', secretKey: keys[2]!.secretKey }, q));
-    const agg = decodeAggregate(sumCryptograms(cs), params);
+    // the malicious words: −bound on every coordinate, written without the encoder's weight and clamp, then masked as usual
+    const { keys, signs } = cryptogramMasksV2(att, { id: 's2', ...secrets[2]! });
+    cs.push(quantizeAndMask(new Float32Array(d).fill(-bound.bypass), 1, bound.bypass, attemptScaleV2(att), keys, signs));
+    const unmasked = unmaskAggregate(att, ids, new Map(ids.map((id, i) => [id, cs[i]!])), new Map(ids.map((id, i) => [id, secrets[i]!.selfSeed])), new Map());
+    const agg = decodeAggregateOverU3(att, ids, unmasked);
     const honestPart = plainFedAvg([...honest, new Float32Array(d)], [10, 10, 10], clip);
     for (let i = 0; i < d; i++) {
       const share = agg[i]! - honestPart[i]!;

@@ -6,11 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareIds, quantizationScale, v2 } from '../../protocol/index.ts';
+import { buildCryptogramV2, compareIds, exactScale, generateRoundSecrets, quantizeV2, unmaskAggregate, type AttemptV2 } from '../../protocol/index.ts';
 import { cryptogramMode, maskOnePass, unmaskOnePass } from '../../bench/compare/cryptogram.ts';
 import { clipAndNoise, gaussianSigma } from '../../bench/compare/dp.ts';
 import { maxDeviation } from '../../bench/compare/harness.ts';
-import { pack, packingLayout, unpack } from '../../bench/compare/paillier.ts';
+import { pack, packingLayout, paillierMode, unpack } from '../../bench/compare/paillier.ts';
 import { plainMode } from '../../bench/compare/plain.ts';
 import { MODE_NAMES, runCompare, type CompareOutput } from '../../bench/compare/run.ts';
 import { renderSizesChart, sizesMarkdown } from '../../bench/compare/sizes.ts';
@@ -26,15 +26,14 @@ function updates(d: number, seed: number): SiteUpdate[] {
   return [300, 200, 101].map((samples, k) => ({ id: `site-${k}`, samples, delta: Float32Array.from({ length: d }, () => (rnd() - 0.5) * 0.2) }));
 }
 
-/** n/(2S) for 3 sites and C = 1 with v2's exact scale (cryptogram) and v1's (smpc, paillier: same encoding as before). */
-const boundV2 = 3 / (2 * v2.exactScale(3, 1));
-const boundV1 = 3 / (2 * quantizationScale(3, 1));
+/** n/(2S) for 3 sites and C = 1 with v2's exact scale (every mode that quantizes encodes like v2). */
+const step = 3 / (2 * exactScale(3, 1));
 
 describe('bench:compare modes', () => {
   it('cryptogram (v2) and smpc decode to float FedAvg within the quantization bound n/(2S), plain within float32 rounding', async () => {
     const ups = updates(5000, 3);
+    const bound = step + 1e-7 * 0.1; // + float32 rounding of |values| ≤ 0.1
     for (const mode of [cryptogramMode(), smpcMode()]) {
-      const bound = (mode.name === 'cryptogram' ? boundV2 : boundV1) + 1e-7 * 0.1; // + float32 rounding of |values| ≤ 0.1
       const out = await mode.aggregate(ups, 1);
       const err = maxDeviation(out.aggregate, ups);
       assert.ok(err <= bound, `${mode.name}: ${err} > ${bound}`);
@@ -44,23 +43,33 @@ describe('bench:compare modes', () => {
     assert.ok(maxDeviation(plain.aggregate, ups) <= 1e-7 * 0.1 * 3);
   });
 
+  it('smpc and paillier encode and decode like v2: their aggregates equal the cryptogram mode\'s bit for bit', async () => {
+    const ups = updates(700, 11);
+    const want = (await cryptogramMode().aggregate(ups, 1)).aggregate;
+    const paillier = await paillierMode({ bits: 512 });
+    for (const mode of [smpcMode(), paillier, await paillierMode({ keys: paillier.keys, maxPlaintexts: 3 })]) {
+      const got = (await mode.aggregate(ups, 1)).aggregate;
+      assert.deepEqual(got, want, `${mode.name}${'maxPlaintexts' in mode && mode.maxPlaintexts ? ' (extrapolated)' : ''}`);
+    }
+  });
+
   it('the one-pass masking and unmasking give the v2 library\'s cryptograms and aggregate word for word', () => {
     const ups = updates(3000, 9);
-    const att: v2.AttemptV2 = { consortium: 'K', round: 4, attempt: 0, clip: 1, threshold: 3, u2: [] };
-    const secrets = new Map(ups.map((u) => [u.id, v2.generateRoundSecrets()]));
+    const att: AttemptV2 = { consortium: 'K', round: 4, attempt: 0, clip: 1, threshold: 3, u2: [] };
+    const secrets = new Map(ups.map((u) => [u.id, generateRoundSecrets()]));
     att.u2 = ups.map((u) => ({ id: u.id, sPublic: secrets.get(u.id)!.sPublic, samples: u.samples }));
     const ours = ups.map((u) => maskOnePass(att, { id: u.id, ...secrets.get(u.id)! }, u.delta));
-    const lib = ups.map((u) => v2.buildCryptogramV2(att, { id: u.id, ...secrets.get(u.id)! }, u.delta));
+    const lib = ups.map((u) => buildCryptogramV2(att, { id: u.id, ...secrets.get(u.id)! }, u.delta));
     assert.deepEqual(ours, lib);
-    assert.notDeepEqual(ours[0], v2.quantizeV2(att, ups[0]!.id, ups[0]!.delta), 'masked');
+    assert.notDeepEqual(ours[0], quantizeV2(att, ups[0]!.id, ups[0]!.delta), 'masked');
     const sum = new Uint32Array(3000);
     for (const c of ours) c.forEach((w, k) => (sum[k] = (sum[k]! + w) >>> 0));
     const seeds = new Map(ups.map((u) => [u.id, secrets.get(u.id)!.selfSeed]));
     const ids = ups.map((u) => u.id).sort(compareIds);
-    const expected = v2.unmaskAggregate(att, ids, new Map(ups.map((u, k) => [u.id, ours[k]!])), seeds, new Map());
+    const expected = unmaskAggregate(att, ids, new Map(ups.map((u, k) => [u.id, ours[k]!])), seeds, new Map());
     assert.deepEqual(unmaskOnePass(att, sum, seeds), expected);
     const q = new Uint32Array(3000);
-    for (const u of ups) v2.quantizeV2(att, u.id, u.delta).forEach((w, k) => (q[k] = (q[k]! + w) >>> 0));
+    for (const u of ups) quantizeV2(att, u.id, u.delta).forEach((w, k) => (q[k] = (q[k]! + w) >>> 0));
     assert.deepEqual(expected, q, 'all masks cancel');
   });
 
@@ -134,8 +143,7 @@ describe('bench:compare smoke run', function () {
   it('cryptogram, smpc and paillier decode within the quantization bound of float FedAvg every round', () => {
     for (const name of ['cryptogram', 'smpc', 'paillier']) {
       const m = run.results.modes.find((r) => r.mode === name)!;
-      const bound = name === 'cryptogram' ? boundV2 : boundV1;
-      assert.ok(m.max_abs_error <= bound + 1e-8, `${name}: ${m.max_abs_error}`);
+      assert.ok(m.max_abs_error <= step + 1e-8, `${name}: ${m.max_abs_error}`);
     }
     const ckks = run.results.modes.find((r) => r.mode === 'ckks')!;
     assert.ok(ckks.max_abs_error < 1e-5, `ckks: ${ckks.max_abs_error}`);
@@ -158,7 +166,7 @@ describe('bench:compare smoke run', function () {
       assert.equal(json.d, out.results.d);
       assert.ok(json.modes.every((m) => m.test_auc === null));
       const c = out.results.modes.find((m) => m.mode === 'cryptogram')!;
-      assert.ok(c.max_abs_error <= boundV2 + 1e-9 && c.max_abs_error > 0);
+      assert.ok(c.max_abs_error <= step + 1e-9 && c.max_abs_error > 0);
       assert.equal(out.results.modes.find((m) => m.mode === 'paillier')!.notes[0], `extrapolated from 1 of ${Math.ceil(out.results.d / 63)} plaintexts per site (times and bytes scaled ×${Math.ceil(out.results.d / 63).toFixed(1)})`);
     }
     assert.equal(big.results.modes[0]!.bytes_per_site, 4 * 40000);
@@ -174,7 +182,7 @@ describe('bench:compare smoke run', function () {
     const out = await runCompare({ dataPath: chest, rounds: 1, sites: 3, epochs: 1, seed: 1, modes: ['plain', 'cryptogram'], maxTrainSamples: 12, heBudgetS: 3600, dpClip: 1, batchSize: 6 });
     const [plain, crypto] = out.results.modes;
     assert.equal(plain!.bytes_per_site, 4 * (run.results.modes[0]!.bytes_per_site / 4 + 13 * 33));
-    assert.ok(crypto!.max_abs_error <= boundV2 + 1e-8);
+    assert.ok(crypto!.max_abs_error <= step + 1e-8);
     assert.ok(out.markdown('c.svg').includes('chestmnist'));
   });
 

@@ -1,20 +1,8 @@
-// A second, independent implementation of the cryptogram construction (PROTOCOL.md §2), written
-// from the spec with node:crypto only (X25519, HKDF, SHA-256, AES-256-CTR) and BigInt arithmetic.
-// It shares no code with protocol/ and is run against every test vector.
+// A second, independent implementation of protocol v2 (PROTOCOL.md), written from the spec with
+// node:crypto only (X25519, HKDF, AES-256-GCM/CTR, SHA-256), BigInt arithmetic and its own GF(2^8)
+// multiplication (shift-and-add, no tables). It imports nothing from protocol/ and is run against
+// every test vector.
 import { createCipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, hkdfSync } from 'node:crypto';
-
-interface Vector {
-  consortium: string;
-  round: number;
-  attempt: number;
-  clip: number;
-  scale: number;
-  members: { id: string; x25519_secret: string; x25519_public: string; weight: number; update: number[] }[];
-  pairs: { a: string; b: string; shared_secret: string; seed: string; mask_prefix: number[] }[];
-  cryptograms: Record<string, number[]>;
-  aggregate: number[];
-  decoded: number[];
-}
 
 const b64u = (hex: string) => Buffer.from(hex, 'hex').toString('base64url');
 const M32 = 2n ** 32n;
@@ -34,21 +22,6 @@ function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-function seedFor(v: Vector, lo: string, hi: string, shared: Buffer): Buffer {
-  const salt = createHash('sha256').update('flnode/v1/consortium/' + v.consortium, 'utf8').digest();
-  const r = Buffer.alloc(8);
-  r.writeBigUInt64BE(BigInt(v.round));
-  const a = Buffer.alloc(4);
-  a.writeUInt32BE(v.attempt);
-  const info = Buffer.concat([Buffer.from('flnode/v1/mask'), r, a, Buffer.from(lo, 'utf8'), Buffer.from([0]), Buffer.from(hi, 'utf8')]);
-  return Buffer.from(hkdfSync('sha256', shared, salt, info, 32));
-}
-
-function maskWords(seed: Buffer, n: number): bigint[] {
-  const ks = createCipheriv('aes-256-ctr', seed, Buffer.alloc(16)).update(Buffer.alloc(4 * n));
-  return Array.from({ length: n }, (_, i) => BigInt(ks.readUInt32LE(4 * i)));
-}
-
 function halfEven(x: number): bigint {
   const f = Math.floor(x);
   const diff = x - f;
@@ -56,72 +29,6 @@ function halfEven(x: number): bigint {
   if (diff < 0.5) return BigInt(f);
   return BigInt(f) % 2n === 0n ? BigInt(f) : BigInt(f) + 1n;
 }
-
-/** Returns a list of discrepancies (empty when the vector is consistent with the spec). */
-export function verifyVector(v: Vector): string[] {
-  const problems: string[] = [];
-  const n = v.members.length;
-  const d = v.members[0]!.update.length;
-  const expectScale = 2 ** Math.floor(Math.log2((2 ** 31 - 1) / (n * v.clip)));
-  if (expectScale !== v.scale) problems.push(`scale ${v.scale} != ${expectScale}`);
-  const ids = v.members.map((m) => m.id);
-  const sortedIds = [...ids].sort(byteOrder);
-  if (ids.join('\n') !== sortedIds.join('\n')) problems.push('members not in UTF-8 byte order');
-  const wsum = v.members.reduce((s, m) => s + m.weight, 0);
-  if (Math.abs(wsum - 1) > 1e-12) problems.push(`weights sum to ${wsum}`);
-  const masks = new Map<string, bigint[]>();
-  for (const m of v.members) if (publicOf(m.x25519_secret) !== m.x25519_public) problems.push(`public key of ${m.id}`);
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      const a = v.members[i]!;
-      const b = v.members[j]!;
-      const s1 = x25519(a.x25519_secret, b.x25519_public);
-      const s2 = x25519(b.x25519_secret, a.x25519_public);
-      if (!s1.equals(s2)) problems.push(`shared secret asymmetric for ${a.id},${b.id}`);
-      const seed = seedFor(v, a.id, b.id, s1);
-      const pair = v.pairs.find((p) => p.a === a.id && p.b === b.id);
-      if (!pair) problems.push(`pair ${a.id},${b.id} missing`);
-      else {
-        if (pair.shared_secret !== s1.toString('hex')) problems.push(`shared secret ${a.id},${b.id}`);
-        if (pair.seed !== seed.toString('hex')) problems.push(`seed ${a.id},${b.id}`);
-        const prefix = maskWords(seed, 8).map(Number);
-        if (prefix.join(',') !== pair.mask_prefix.join(',')) problems.push(`mask prefix ${a.id},${b.id}`);
-      }
-      masks.set(`${a.id}\n${b.id}`, maskWords(seed, d));
-    }
-  }
-  const total = new Array<bigint>(d).fill(0n);
-  for (const m of v.members) {
-    const c = m.update.map((u) => {
-      const x = Math.min(v.clip, Math.max(-v.clip, m.weight * Math.fround(u)));
-      return ((halfEven(x * v.scale) % M32) + M32) % M32;
-    });
-    for (const o of v.members) {
-      if (o.id === m.id) continue;
-      const lowFirst = byteOrder(m.id, o.id) < 0;
-      const mask = masks.get(lowFirst ? `${m.id}\n${o.id}` : `${o.id}\n${m.id}`)!;
-      for (let k = 0; k < d; k++) c[k] = (((lowFirst ? c[k]! + mask[k]! : c[k]! - mask[k]!) % M32) + M32) % M32;
-    }
-    const got = v.cryptograms[m.id];
-    if (!got || got.length !== d || got.some((w, k) => BigInt(w) !== c[k])) problems.push(`cryptogram of ${m.id}`);
-    for (let k = 0; k < d; k++) total[k] = (total[k]! + c[k]!) % M32;
-  }
-  if (v.aggregate.some((w, k) => BigInt(w) !== total[k])) problems.push('aggregate');
-  for (let k = 0; k < d; k++) {
-    const t = total[k]!;
-    const signed = Number(t >= 2n ** 31n ? t - M32 : t);
-    if (Math.fround(signed / v.scale) !== v.decoded[k]) {
-      problems.push(`decoded[${k}]`);
-      break;
-    }
-  }
-  return problems;
-}
-
-// ───────────────────────────── protocol v2 (PROTOCOL.md) ─────────────────────────────
-// Written from the v2 spec with node:crypto (X25519, HKDF, AES-256-GCM/CTR, SHA-256), BigInt
-// arithmetic and its own GF(2^8) multiplication (shift-and-add, no tables). Imports nothing from
-// protocol/.
 
 export interface VectorV2 {
   version: number;
@@ -381,7 +288,7 @@ export function verifyVectorV2(v: VectorV2): string[] {
   return problems;
 }
 
-/** The model-update vector (PROTOCOL.md §3/§5): model = base + decoded in float32, hashes = SHA-256 of the float32 LE bytes. */
+/** The model-update vector (PROTOCOL.md §6.1): model = base + decoded in float32, hashes = SHA-256 of the float32 LE bytes. */
 export function verifyModelUpdateVector(v: { base: number[]; base_hash: string; decoded: number[]; model: number[]; model_hash: string }): string[] {
   const problems: string[] = [];
   const hash = (w: number[]) => {

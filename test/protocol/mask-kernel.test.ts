@@ -3,11 +3,10 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { addBlocks, BLOCK_BYTES, simdAvailable } from '../../protocol/add-kernel.ts';
-import { sumCryptograms } from '../../protocol/cryptogram.ts';
 import { quantize, roundHalfEven } from '../../protocol/encoding.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { generateEphemeralKeyPair } from '../../protocol/keys.ts';
-import { addKeystream, addKeystreams, keystream, maskSeed, maskSeeds, readWordsLE, writeWordsLE } from '../../protocol/masks.ts';
+import { addKeystream, addKeystreams, keystream, readWordsLE, sumAndMask, writeWordsLE } from '../../protocol/masks.ts';
+import { cryptogramMasksV2, generateRoundSecrets, pairMaskSeed, selfMaskKey, type AttemptV2 } from '../../protocol/v2/index.ts';
 
 const BLOCK_WORDS = BLOCK_BYTES / 4;
 const LENGTHS = [0, 1, 3, 4, 5, 17, BLOCK_WORDS - 1, BLOCK_WORDS, BLOCK_WORDS + 1, 3 * BLOCK_WORDS + 7, 100_003];
@@ -54,12 +53,18 @@ describe('protocol: mask add kernel and quantize', () => {
     }
   });
 
-  it('maskSeeds equals maskSeed per peer and refuses a peer that is the member itself', () => {
-    const self = generateEphemeralKeyPair();
-    const peers = ['b', 'A', 'zz', 'é'].map((id) => ({ id, publicKey: generateEphemeralKeyPair().publicKey }));
-    const base = { consortium: 'c', round: 7, attempt: 2, selfId: 'm', selfSecret: self.secretKey };
-    assert.deepEqual(maskSeeds({ ...base, peers }), peers.map((p) => maskSeed({ ...base, peerId: p.id, peerPublic: p.publicKey })));
-    assert.throws(() => maskSeeds({ ...base, peers: [...peers, { id: 'm', publicKey: peers[0]!.publicKey }] }), (e: unknown) => e instanceof ProtocolError && e.code === 'BAD_PARAMS');
+  it('a member’s mask keys are its self-mask key (+1) then pairMaskSeed per U2 peer in id order (+ above, − below); no mask with itself', () => {
+    const ids = ['b', 'A', 'zz', 'é', 'm'];
+    const secrets = new Map(ids.map((id) => [id, generateRoundSecrets()]));
+    const att: AttemptV2 = { consortium: 'c', round: 7, attempt: 2, clip: 1, threshold: 3, u2: ids.map((id) => ({ id, sPublic: secrets.get(id)!.sPublic, samples: 10 })) };
+    const self = { id: 'm', ...secrets.get('m')! };
+    const { keys, signs } = cryptogramMasksV2(att, self);
+    const peers = ['A', 'b', 'zz', 'é']; // UTF-8 byte order
+    assert.deepEqual(keys, [selfMaskKey(att, 'm', self.selfSeed), ...peers.map((p) => pairMaskSeed(att, 'm', self.sSecret, p, secrets.get(p)!.sPublic))]);
+    assert.deepEqual(signs, [1, -1, -1, 1, 1]);
+    // the pair seed is symmetric: both ends derive the same key
+    assert.deepEqual(pairMaskSeed(att, 'A', secrets.get('A')!.sSecret, 'm', self.sPublic), keys[1]);
+    assert.throws(() => pairMaskSeed(att, 'm', self.sSecret, 'm', self.sPublic), (e: unknown) => e instanceof ProtocolError && e.code === 'BAD_PARAMS');
   });
 
   it('refuses mask keys of the wrong size, a sign per key missing, and a wrong sign', () => {
@@ -69,16 +74,16 @@ describe('protocol: mask add kernel and quantize', () => {
     bad(() => addKeystreams(new Uint32Array(4), [new Uint8Array(32)], [2 as 1]));
   });
 
-  it('sumCryptograms equals the word-wise sum mod 2^32, also for views at any word offset', () => {
+  it('sumAndMask without keys equals the word-wise sum mod 2^32, on both paths and for views at any word offset', () => {
     for (const n of LENGTHS) {
       const k = 1 + (n % 4) * 3;
       const backing = randomWords(k * n + 3);
       const cs = Array.from({ length: k }, (_, j) => backing.subarray(1 + j * n, 1 + (j + 1) * n)); // offsets 4 mod 16
       const want = new Uint32Array(n);
       for (const c of cs) for (let i = 0; i < n; i++) want[i] = (want[i]! + c[i]!) >>> 0;
-      assert.deepEqual(sumCryptograms(cs), want, `d = ${n}, ${k} cryptograms`);
+      for (const useKernel of [true, false]) assert.deepEqual(sumAndMask(cs, [], [], useKernel), want, `d = ${n}, ${k} cryptograms, kernel ${useKernel}`);
     }
-    assert.throws(() => sumCryptograms([new Uint32Array(3), new Uint32Array(4)]), (e: unknown) => e instanceof ProtocolError);
+    assert.throws(() => sumAndMask([new Uint32Array(3), new Uint32Array(4)], [], []));
   });
 
   it('quantize equals roundHalfEven(clamp(w·u, −C, C)·S) mod 2^32 on ties, near-ties and clip edges', () => {

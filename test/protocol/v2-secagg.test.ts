@@ -2,7 +2,7 @@
 // encoding, and the attacks the construction must defeat (each written as the attack).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { compareIds, fromHex, quantizationScale, quantize, roundHalfEven, x25519PublicKey } from '../../protocol/index.ts';
+import { compareIds, fromHex, quantize, roundHalfEven, x25519PublicKey } from '../../protocol/index.ts';
 import {
   buildCryptogramV2,
   checkReveal,
@@ -239,11 +239,14 @@ describe('protocol v2: manifest rules', () => {
   });
 });
 
+/** The scale protocol v1 used, 2^floor(log2((2^31 − 1)/(n·C))): no room for rounding, float log2. */
+const floorLogScale = (n: number, clip: number) => 2 ** Math.floor(Math.log2((2 ** 31 - 1) / (n * clip)));
+
 describe('protocol v2: encoding at the rounding edge', () => {
   it('n = 2, C = (2^31−1)/2^21: v1 decodes +2048 as −2048, the exact scale decodes +2048', () => {
     const clip = (2 ** 31 - 1) / 2 ** 21;
     const big = Float32Array.of(1e9);
-    const v1s = quantizationScale(2, clip);
+    const v1s = floorLogScale(2, clip);
     const v1 = (quantize(big, 0.5, clip, v1s)[0]! + quantize(big, 0.5, clip, v1s)[0]!) >>> 0;
     assert.equal((v1 | 0) / v1s, -2048, 'the v1 scale wraps');
     const s = exactScale(2, clip);
@@ -270,7 +273,7 @@ describe('protocol v2: encoding at the rounding edge', () => {
           // |v·S| ≤ C·S and rounding is monotone: no term exceeds roundHalfEven(C·S)
           assert.ok(n * roundHalfEven(clip * s) <= 2 ** 31 - 1, `n=${n} C=${clip}`);
           assert.ok(!scaleFits(n, clip, Math.log2(s) + 1), 'S is the largest power of two that fits');
-          const s1 = quantizationScale(n, clip);
+          const s1 = floorLogScale(n, clip);
           if (n * roundHalfEven(clip * s1) > 2 ** 31 - 1) v1Wraps++;
         }
       }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLIPPED_CLIP, SCALE_EDGE_CLIP, V2_VECTOR_INPUTS, VECTOR_DIR, vectorTextV2 } from '../../scripts/generate-vectors-v2.ts';
+import { CLIPPED_CLIP, SCALE_EDGE_CLIP, V2_VECTOR_INPUTS, VECTOR_DIR, vectorTextV2 } from '../../scripts/generate-vectors.ts';
 import { exactScale } from '../../protocol/v2/index.ts';
 import { verifyVectorV2, type VectorV2 } from './independent-verifier.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { concat, decodeEnvelope, encodeEnvelope, MessageKind, sign, signingPublicKey, utf8 } from '../../protocol/index.ts';
+import { concat, sign, signingPublicKey, utf8 } from '../../protocol/index.ts';
 import {
   attemptFromLists,
   checkAnnouncedKeys,
@@ -12,6 +12,7 @@ import {
   encodeEnvelopeV2,
   KindV2,
   listHash,
+  MAX_CHUNK_BYTES_V2,
   MAX_ENVELOPE_BYTES_V2,
   type MessageV2,
   type U1ListV2,
@@ -76,12 +77,19 @@ describe('protocol v2: wire envelopes', () => {
     }
   });
 
-  it('v1 and v2 decoders refuse each other’s envelopes (BAD_VERSION); v1 kinds still decode', () => {
-    const v2 = encodeEnvelopeV2(header, samples[1]!, secret);
-    assert.equal(code(() => decodeEnvelope(v2, opts)), 'BAD_VERSION');
-    const v1 = encodeEnvelope(header, { kind: MessageKind.ModelRequest, body: { version: 1 } }, secret);
-    assert.equal(code(() => decodeEnvelopeV2(v1, opts)), 'BAD_VERSION');
-    assert.equal(decodeEnvelope(v1, opts).kind, MessageKind.ModelRequest);
+  it('refuses a signed envelope of any other wire version (BAD_VERSION) and an unknown kind (BAD_KIND)', () => {
+    const unsigned = encodeEnvelopeV2(header, samples[10]!, secret).slice(0, -64);
+    for (const version of [0, 1, 3, 255]) {
+      const other = unsigned.slice();
+      other[0] = version;
+      assert.equal(code(() => decodeEnvelopeV2(encodeRaw(other), opts)), 'BAD_VERSION', `version ${version}`);
+    }
+    for (const kind of [0, 13, 255]) {
+      const other = unsigned.slice();
+      other[1] = kind;
+      assert.equal(code(() => decodeEnvelopeV2(encodeRaw(other), opts)), 'BAD_KIND', `kind ${kind}`);
+    }
+    assert.equal(decodeEnvelopeV2(encodeRaw(unsigned), opts).kind, KindV2.ModelRequest);
   });
 
   it('refuses unsorted or duplicate ids, a reveal naming one owner twice (both kinds), a bad kind byte, ids with 0x00', () => {
@@ -145,6 +153,50 @@ describe('protocol v2: wire envelopes', () => {
     assert.equal(code(() => asm.add({ ...chunks[1]!, u2Hash: h32() })), 'MALFORMED');
     asm.add(chunks[1]!);
     assert.deepEqual(asm.add(chunks[2]!), c);
+  });
+});
+
+describe('protocol v2: chunking', () => {
+  it('splits into ≤ 1 MiB chunks and reassembles in any order with duplicates', () => {
+    const c = Uint32Array.from({ length: 600_000 }, (_, i) => (i * 2654435761) >>> 0);
+    const chunks = chunkCryptogramV2(c, binding, h32());
+    assert.equal(chunks.length, 3);
+    assert.ok(chunks.every((k) => k.payload.length <= MAX_CHUNK_BYTES_V2));
+    const asm = new CryptogramAssemblerV2(chunks[2]!);
+    assert.equal(asm.add(chunks[2]!), null);
+    assert.equal(asm.add(chunks[0]!), null);
+    assert.equal(asm.add(chunks[0]!), null, 'an identical duplicate is harmless');
+    assert.deepEqual(asm.progress, { received: 2, count: 3 });
+    assert.deepEqual(asm.add(chunks[1]!), c);
+  });
+
+  it('refuses a chunk repeated with different bytes, inconsistent totals, a wrong hash and too few chunks', () => {
+    const c = Uint32Array.from({ length: 300_000 }, (_, i) => i);
+    const h2 = h32();
+    const chunks = chunkCryptogramV2(c, binding, h2, 400_000);
+    const asm = new CryptogramAssemblerV2(chunks[0]!);
+    asm.add(chunks[0]!);
+    const evil = { ...chunks[0]!, payload: chunks[0]!.payload.slice() };
+    evil.payload[0]! ^= 1;
+    assert.equal(code(() => asm.add(evil)), 'MALFORMED');
+    assert.equal(code(() => asm.add({ ...chunks[1]!, totalWords: 5 })), 'MALFORMED');
+    const forged = chunkCryptogramV2(c, binding, h2, 400_000).map((k) => ({ ...k, cryptogramHash: new Uint8Array(32) }));
+    const asm2 = new CryptogramAssemblerV2(forged[0]!);
+    asm2.add(forged[0]!);
+    asm2.add(forged[1]!);
+    assert.equal(code(() => asm2.add(forged[2]!)), 'MALFORMED');
+    assert.equal(code(() => new CryptogramAssemblerV2(chunks[0]!, 299_999)), 'MALFORMED');
+    const big = chunkCryptogramV2(Uint32Array.from({ length: 600_000 }), binding, h2);
+    assert.equal(code(() => new CryptogramAssemblerV2({ ...big[0]!, count: 1 })), 'MALFORMED');
+    assert.equal(code(() => chunkCryptogramV2(new Uint32Array(0), binding, h2)), 'BAD_PARAMS');
+    assert.equal(code(() => chunkCryptogramV2(c, binding, h2, MAX_CHUNK_BYTES_V2 + 4)), 'BAD_PARAMS');
+  });
+
+  it('signs the header: the same body under another round does not verify', () => {
+    const bytes = encodeEnvelopeV2(header, samples[1]!, secret);
+    const other = encodeEnvelopeV2({ ...header, round: 6 }, samples[1]!, secret);
+    const spliced = Uint8Array.from([...other.subarray(0, other.length - 64), ...bytes.subarray(bytes.length - 64)]);
+    assert.equal(code(() => decodeEnvelopeV2(spliced, opts)), 'BAD_SIGNATURE');
   });
 });
 
