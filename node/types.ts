@@ -145,6 +145,11 @@ export interface RoundSummary {
   completedAt: number;
   /** True when this site's contribution to the round was weights uploaded through the API. */
   uploaded?: boolean;
+  /** True when the admin voided the round (PROTOCOL.md §8.10): the model is the previous version's
+   * weights unchanged, no aggregate exists (attempt −1, no participants). */
+  voided?: boolean;
+  /** The reason the admin's void record states. */
+  voidReason?: string;
 }
 
 /** What the HTTP status page/API reads from and writes to a running node (node/http uses it;
