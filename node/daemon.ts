@@ -140,6 +140,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     async submitWeights(flat) {
       return { round: await engine.submitWeights(flat) };
     },
+    async submitVoid(record) {
+      return { round: await engine.submitVoid(record) };
+    },
     onChange(l) {
       listeners.add(l);
       return () => listeners.delete(l);

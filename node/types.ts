@@ -1,6 +1,7 @@
 // Component interfaces of the daemon (components injected, each replaceable in a test by an
 // in-memory one). Implementations: node/p2p (libp2p), node/rounds (state machine),
 // node/storage (level), node/training (tfjs).
+import type { VoidRecordV2 } from '../protocol/v2/void.ts';
 
 /** What a topic validator decides about one gossip message (gossipsub semantics). */
 export type Verdict = 'accept' | 'reject' | 'ignore';
@@ -145,6 +146,11 @@ export interface RoundSummary {
   completedAt: number;
   /** True when this site's contribution to the round was weights uploaded through the API. */
   uploaded?: boolean;
+  /** True when the admin voided the round (PROTOCOL.md §8.10): the model is the previous version's
+   * weights unchanged, no aggregate exists (attempt −1, no participants). */
+  voided?: boolean;
+  /** The reason the admin's void record states. */
+  voidReason?: string;
 }
 
 /** What the HTTP status page/API reads from and writes to a running node (node/http uses it;
@@ -160,6 +166,9 @@ export interface NodeView {
   weightShapes(): { name: string; shape: number[] }[];
   /** Use these locally-trained weights as this site's contribution to the next round. */
   submitWeights(flat: Float32Array): Promise<{ round: number }>;
+  /** Apply and gossip the admin's void record of the current round (PROTOCOL.md §8.10); throws
+   * VoidRefused (node/rounds/void.ts) when it does not void this node's round. */
+  submitVoid?(record: VoidRecordV2): Promise<{ round: number }>;
   /** Subscribe to state changes (for server-sent events); returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
 }

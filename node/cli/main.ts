@@ -24,6 +24,8 @@ import { register as registerModel } from './commands/model.ts';
 registerStart(program);
 registerStatus(program);
 registerModel(program);
+import { register as registerVoid } from './commands/void.ts';
+registerVoid(program);
 import { register as registerTestbed } from './commands/testbed.ts';
 registerTestbed(program);
 registerTrain(program);

@@ -7,7 +7,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
+import { ProtocolError } from '../../protocol/index.ts';
+import { voidRecordFromJson } from '../../protocol/v2/void.ts';
 import type { Logger } from '../log.ts';
+import { VoidRefused } from '../rounds/void.ts';
 import type { NodeView } from '../types.ts';
 import { parseWeightsUpload, UploadError } from './upload.ts';
 
@@ -157,6 +160,30 @@ function modelCard(view: NodeView, parameters: number) {
   };
 }
 
+/** A void record file is well under 2 KiB. */
+const MAX_VOID_BODY = 8192;
+
+/** POST /api/void: the admin's signed void record (JSON, `flnode consortium void-round`) for this node's round. */
+async function submitVoid(view: NodeView, body: Buffer, log: Logger | undefined): Promise<{ voided: number }> {
+  if (!view.submitVoid) throw new HttpError(404, 'NOT_FOUND', 'this node does not take void records');
+  let record;
+  try {
+    record = voidRecordFromJson(JSON.parse(body.toString('utf8')));
+  } catch (err) {
+    if (err instanceof ProtocolError || err instanceof SyntaxError) throw new HttpError(400, 'BAD_VOID_RECORD', `not a void record: ${err.message}`);
+    throw err;
+  }
+  try {
+    const { round } = await view.submitVoid(record);
+    log?.warn({ round, reason: record.reason }, 'void record applied: the round ends without an aggregate');
+    return { voided: round };
+  } catch (err) {
+    // a wrong signature is refused as such; a record for another round, base model or manifest conflicts with this node's state
+    if (err instanceof VoidRefused) throw new HttpError(err.code === 'BAD_SIGNATURE' ? 403 : 409, err.code, err.message);
+    throw err;
+  }
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const maxUpload = opts.maxUploadBytes ?? 64 << 20;
   const page = await readFile(join(here, 'static', 'index.html'));
@@ -230,6 +257,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<{ url: s
         const r = await opts.view.submitWeights(flat);
         opts.log?.info({ parameters: flat.length, round: r.round }, 'weights uploaded; they will be masked as this site\'s contribution');
         return sendJson(res, 202, { accepted: true, parameters: flat.length, round: r.round });
+      }
+      if (req.method === 'POST' && url.pathname === '/api/void') {
+        checkSameOrigin(req);
+        checkToken(req, opts.token);
+        return sendJson(res, 200, await submitVoid(opts.view, await readBody(req, MAX_VOID_BODY), opts.log));
       }
       if (url.pathname.startsWith('/api/')) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`);
       throw new HttpError(404, 'NOT_FOUND', `no such endpoint: ${url.pathname}`);

@@ -2,7 +2,7 @@
 // rules the pure decoder cannot apply (PROTOCOL.md §10, "State checks ... follow in the node").
 // Each function returns the reason to drop the envelope, or null to admit it.
 import { equalBytes, ProtocolError } from '../../protocol/index.ts';
-import { checkAnnouncedKeys, decodeEnvelopeV2, KindV2, MAX_ENVELOPE_BYTES_V2, type EnvelopeV2 } from '../../protocol/v2/index.ts';
+import { checkAnnouncedKeys, decodeEnvelopeV2, KindV2, MAX_ENVELOPE_BYTES_V2, verifyVoidRecord, voidRecordOf, type EnvelopeV2 } from '../../protocol/v2/index.ts';
 import { publicKeyFromPeerId } from '../identity.ts';
 import type { Logger } from '../log.ts';
 import type { Verdict } from '../types.ts';
@@ -25,6 +25,8 @@ export interface AdmissionView {
   readonly maxAttempts: number;
   readonly modelWords: number;
   readonly manifestHash: Uint8Array;
+  /** The manifest's admin key: the only signer of a void record. */
+  readonly adminPublicKey: Uint8Array;
   /** The hash of the committed model the current round builds on. */
   readonly baseModelHash: Uint8Array;
   now(): number;
@@ -56,8 +58,9 @@ export function admitRoundMessage(env: EnvelopeV2, v: AdmissionView): string | n
   if (env.attempt >= v.maxAttempts) return `attempt ${env.attempt} beyond maxAttempts`;
   // An excluded member's consents, reveals (checked against the dealers' commitments) and
   // cryptograms (used only if it published one) may still decide or complete a final attempt that
-  // lists it: every member must count them alike.
-  const stillCounted = env.kind === KindV2.Consent || env.kind === KindV2.Reveal || env.kind === KindV2.CryptogramChunk;
+  // lists it: every member must count them alike. A void record is the admin's (its sender only
+  // relays it).
+  const stillCounted = env.kind === KindV2.Consent || env.kind === KindV2.Reveal || env.kind === KindV2.CryptogramChunk || env.kind === KindV2.VoidRound;
   if (env.round === r && v.state.excluded.includes(env.sender) && !stillCounted) return 'sender equivocated in this round (excluded)';
   return null;
 }
@@ -79,9 +82,24 @@ export function admitBody(env: EnvelopeV2, v: AdmissionView): string | null {
     if (env.sender !== agg) return `${env.sender.slice(-8)} is not the aggregator of round ${env.round} attempt ${env.attempt}`;
   }
   if (env.kind === KindV2.CryptogramChunk && env.body.totalWords !== v.modelWords) return `cryptogram of ${env.body.totalWords} words, model has ${v.modelWords}`;
+  if (env.kind === KindV2.VoidRound) {
+    const why = admitVoid(env, v);
+    if (why) return why;
+  }
   if (env.round === v.state.round + 1) return null; // buffered until this node reaches that round (its base model is not known yet)
   if (!equalBytes(env.body.baseModelHash, v.baseModelHash)) return 'built on another global model';
   return null;
+}
+
+/** A void record (PROTOCOL.md §8.10) counts only with the manifest admin's signature over its K, r and binding. */
+export function admitVoid(env: EnvelopeV2 & { kind: KindV2.VoidRound }, v: Pick<AdmissionView, 'adminPublicKey'>): string | null {
+  try {
+    verifyVoidRecord(voidRecordOf(env), v.adminPublicKey);
+    return null;
+  } catch (err) {
+    if (err instanceof ProtocolError) return 'void record not signed by the manifest\'s admin key';
+    throw err;
+  }
 }
 
 /**

@@ -11,7 +11,7 @@
 // The state they share is context.ts; persistence is round-store.ts; sending is outbox.ts.
 import { createHash } from 'node:crypto';
 import { fromHex, modelHash, toHex } from '../../protocol/index.ts';
-import { KindV2, MAX_MODEL_ENVELOPE_BYTES_V2, type EnvelopeV2 } from '../../protocol/v2/index.ts';
+import { KindV2, MAX_MODEL_ENVELOPE_BYTES_V2, voidRecordOf, type EnvelopeV2, type VoidRecordV2 } from '../../protocol/v2/index.ts';
 import type { SiteIdentity } from '../identity.ts';
 import type { Logger } from '../log.ts';
 import { maxSamplesOf, type Manifest } from '../manifest.ts';
@@ -32,6 +32,7 @@ import { restoreRound } from './restore.ts';
 import { RoundStore } from './round-store.ts';
 import { addPhaseTime, freshState, type GlobalModel, type RoundState } from './state.ts';
 import { tryUnmask } from './unmask.ts';
+import { applyVoid, submitVoid, type VoidIO } from './void.ts';
 
 export type { GlobalModel, RoundState } from './state.ts';
 export { modelKey } from './round-store.ts';
@@ -73,6 +74,7 @@ export class RoundEngine {
   private pendingBytes = 0;
   private queue: Promise<void> = Promise.resolve();
   private timers: TimerHandle[] = [];
+  private readonly voidIO: VoidIO = { evaluate: (w) => this.evaluate(w), finishRound: (r, w, hash, s) => this.finishRound(r, w, hash, s) };
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
@@ -88,7 +90,7 @@ export class RoundEngine {
     this.ctx = ctx;
     this.members = [...ctx.members];
     const view = () => ({
-      self: ctx.self, members: ctx.members, state: ctx.state, maxAttempts: ctx.manifest.maxAttempts, modelWords: ctx.weights.length, manifestHash: ctx.manifestHash,
+      self: ctx.self, members: ctx.members, state: ctx.state, maxAttempts: ctx.manifest.maxAttempts, modelWords: ctx.weights.length, manifestHash: ctx.manifestHash, adminPublicKey: fromHex(ctx.manifest.adminPublicKey),
       baseModelHash: fromHex(ctx.global.hash), now: () => clock.now(), maxSamplesOf: (s: string) => maxSamplesOf(ctx.manifest, s) ?? 0,
     });
     this.gate = new GossipGate(opts.manifest.consortium, ctx.members, view, opts.log);
@@ -145,6 +147,10 @@ export class RoundEngine {
     if (flat.length !== ctx.weights.length) throw new Error(`expected ${ctx.weights.length} weights, got ${flat.length}`);
     await ctx.contribution.submit(flat);
     return ctx.contribution.started ? ctx.state.round + 1 : ctx.state.round; // training under way took no upload
+  }
+  /** The admin's void record, handed in by the operator: applied and gossiped (returns the round), or refused (VoidRefused; void.ts). */
+  submitVoid(record: VoidRecordV2): Promise<number> {
+    return new Promise((resolve, reject) => (this.stopped ? reject(new Error('the node is stopping')) : this.enqueue(() => submitVoid(this.ctx, record, this.voidIO).then(resolve, reject))));
   }
 
   // ---------------------------------------------------------------- start, stop, the queue
@@ -291,6 +297,8 @@ export class RoundEngine {
         return m.onConsent(env, bytes);
       case KindV2.Reveal:
         return m.onReveal(env, bytes);
+      case KindV2.VoidRound:
+        return applyVoid(this.ctx, voidRecordOf(env), this.voidIO);
       default:
         return; // heartbeats above; model sync on direct streams only
     }

@@ -9,7 +9,8 @@ export type EventKind =
   | 'attempt-stalled' // no attempt left, or the round waits for a final attempt's shares
   | 'equivocation' // two different signed messages of one kind from one member for one (r, a)
   | 'bad-model' // a fetched model did not match its hash or size
-  | 'fork-healed'; // this node adopted the model most live members hold for its version
+  | 'fork-healed' // this node adopted the model most live members hold for its version
+  | 'round-voided'; // the admin's void record ended the round: the model stays the previous version's
 
 export interface NodeEvent {
   at: number;

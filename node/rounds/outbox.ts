@@ -61,6 +61,11 @@ export class Outbox {
     }
   }
 
+  /** The round is void (void.ts): none of this node's envelopes of it is re-sent any more, to anyone. */
+  forgetRound(): void {
+    this.resend.clear();
+  }
+
   /** The round committed: its envelopes are re-sent only to members still in it. */
   newRound(): void {
     this.previous = [...this.resend.values()].map((t) => t.bytes);

@@ -8,4 +8,5 @@ export * from './encoding.ts';
 export * from './secagg.ts';
 export * from './reveal.ts';
 export * from './wire.ts';
+export * from './void.ts';
 export * from './chunks.ts';

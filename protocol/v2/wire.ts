@@ -10,6 +10,7 @@ import { SHARE_CIPHERTEXT_BYTES, type ShareKind } from './shares.ts';
 import type { AttemptV2 } from './secagg.ts';
 import { checkX25519Public } from './secrets.ts';
 import { checkSamples, MAX_ID_BYTES_V2, MAX_MEMBERS_V2 } from './threshold.ts';
+import { checkVoidReason, MAX_VOID_REASON_BYTES, type VoidRecordV2 } from './void.ts';
 
 export const WIRE_VERSION_V2 = 2;
 export const MAX_CONSORTIUM_BYTES_V2 = 256;
@@ -35,6 +36,7 @@ export enum KindV2 {
   CryptogramChunk = 10,
   ModelRequest = 11,
   ModelResponse = 12,
+  VoidRound = 13,
 }
 
 /** What every round message is bound to beyond (K, r, a, sender). */
@@ -117,6 +119,12 @@ export interface ModelResponseV2 {
   weights: Uint8Array;
 }
 
+/** An admin-signed void record of the envelope's (K, r), spread by a member (void.ts). */
+export interface VoidRoundV2 extends Binding {
+  reason: string;
+  adminSignature: Uint8Array;
+}
+
 export type MessageV2 =
   | { kind: KindV2.Heartbeat; body: HeartbeatV2 }
   | { kind: KindV2.KeyAnnouncement; body: KeyAnnouncementV2 }
@@ -129,7 +137,8 @@ export type MessageV2 =
   | { kind: KindV2.Reveal; body: RevealV2 }
   | { kind: KindV2.CryptogramChunk; body: CryptogramChunkV2 }
   | { kind: KindV2.ModelRequest; body: ModelRequestV2 }
-  | { kind: KindV2.ModelResponse; body: ModelResponseV2 };
+  | { kind: KindV2.ModelResponse; body: ModelResponseV2 }
+  | { kind: KindV2.VoidRound; body: VoidRoundV2 };
 
 export interface EnvelopeHeaderV2 {
   consortium: string;
@@ -268,6 +277,10 @@ export function encodeBodyV2(m: MessageV2): Uint8Array {
       if (m.body.weights.length > MAX_MODEL_BYTES_V2) fail('OVERSIZED', 'model larger than 64 MiB');
       w.u64(m.body.version).bytes(m.body.modelHash, 32).u32(m.body.weights.length).bytes(m.body.weights);
       break;
+    case KindV2.VoidRound:
+      checkVoidReason(m.body.reason, 'BAD_PARAMS');
+      writeBinding(w, m.body).str(m.body.reason, MAX_VOID_REASON_BYTES).bytes(m.body.adminSignature, 64);
+      break;
     default:
       fail('BAD_KIND', `unknown v2 message kind ${(m as { kind: number }).kind}`);
   }
@@ -359,6 +372,12 @@ function decodeBodyV2(kind: KindV2, body: Uint8Array): MessageV2 {
       m = { kind, body: { version, modelHash, weights: r.bytes(len, 'weights') } };
       break;
     }
+    case KindV2.VoidRound: {
+      const b = { ...readBinding(r), reason: r.str(MAX_VOID_REASON_BYTES, 'void reason'), adminSignature: r.bytes(64, 'admin signature') };
+      checkVoidReason(b.reason, 'MALFORMED');
+      m = { kind, body: b };
+      break;
+    }
     default:
       return fail('BAD_KIND', `unknown v2 message kind ${kind as number}`);
   }
@@ -403,7 +422,7 @@ export function decodeEnvelopeV2(bytes: Uint8Array, opts: DecodeOptionsV2): Enve
   const version = r.u8('version');
   if (version !== WIRE_VERSION_V2) fail('BAD_VERSION', `wire version ${version}, expected ${WIRE_VERSION_V2}`);
   const kind = r.u8('kind');
-  if (kind < KindV2.Heartbeat || kind > KindV2.ModelResponse) fail('BAD_KIND', `unknown v2 message kind ${kind}`);
+  if (kind < KindV2.Heartbeat || kind > KindV2.VoidRound) fail('BAD_KIND', `unknown v2 message kind ${kind}`);
   const consortium = r.str(MAX_CONSORTIUM_BYTES_V2, 'consortium');
   const round = r.u64('round');
   const attempt = r.u32('attempt');
@@ -478,4 +497,14 @@ export function attemptFromLists(ref: { consortium: string; round: number; attem
   checkListChain(ref, threshold, u1, u2);
   const byId = new Map(u1.members.map((m) => [m.id, m]));
   return { ...ref, clip, threshold, u2: u2.members.map((id) => ({ id, sPublic: byId.get(id)!.sPublic, samples: byId.get(id)!.samples })) };
+}
+
+/** The void record a VoidRound envelope carries: its K and r are the envelope's (checked by verifyVoidRecord). */
+export function voidRecordOf(env: EnvelopeHeaderV2 & { body: VoidRoundV2 }): VoidRecordV2 {
+  return { consortium: env.consortium, round: env.round, manifestHash: env.body.manifestHash, baseModelHash: env.body.baseModelHash, reason: env.body.reason, adminSignature: env.body.adminSignature };
+}
+
+/** The VoidRound message that spreads record `v` (sent in an envelope of v's K and r). */
+export function voidRoundMessage(v: VoidRecordV2): MessageV2 {
+  return { kind: KindV2.VoidRound, body: { manifestHash: v.manifestHash, baseModelHash: v.baseModelHash, reason: v.reason, adminSignature: v.adminSignature } };
 }

@@ -13,7 +13,7 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { pino } from 'pino';
 import { compareIds, toHex } from '../../protocol/index.ts';
-import { chunkCryptogramV2, KindV2, listHash, MAX_ENVELOPE_BYTES_V2, SHARE_CIPHERTEXT_BYTES, type MessageV2, type U1Entry, type U2ListV2 } from '../../protocol/v2/index.ts';
+import { chunkCryptogramV2, KindV2, listHash, MAX_ENVELOPE_BYTES_V2, SHARE_CIPHERTEXT_BYTES, signVoidRecord, voidRoundMessage, type MessageV2, type U1Entry, type U2ListV2 } from '../../protocol/v2/index.ts';
 import { initIdentity, loadOrCreateAdminKey, type SiteIdentity } from '../../node/identity.ts';
 import type { Manifest } from '../../node/manifest.ts';
 import { modelKey, RoundEngine, sha256hex } from '../../node/rounds/engine.ts';
@@ -52,7 +52,7 @@ async function gcHeap(): Promise<number> {
 type Mutation = 'truncated' | 'oversized' | 'wrong-version' | 'bad-kind' | 'bit-flipped' | 'wrong-signature' | 'non-member' | 'wrong-consortium' | 'replayed' | 'future-round' | 'trailing-bytes';
 const MUTATIONS: Mutation[] = ['truncated', 'oversized', 'wrong-version', 'bad-kind', 'bit-flipped', 'wrong-signature', 'non-member', 'wrong-consortium', 'replayed', 'future-round', 'trailing-bytes'];
 const KINDS = Object.values(KindV2).filter((k): k is KindV2 => typeof k === 'number');
-const PER_PAIR = 76; // 12 kinds × 11 mutations × 76 = 10,032 cases
+const PER_PAIR = 76; // 13 kinds × 11 mutations × 76 = 10,868 cases
 const LISTS = [KindV2.U1List, KindV2.U2List, KindV2.U3List];
 
 describe('faults: bad v2 envelopes into RoundEngine.validate()', function () {
@@ -67,6 +67,7 @@ describe('faults: bad v2 envelopes into RoundEngine.validate()', function () {
   let peerB: SiteIdentity;
   let outsider: SiteIdentity;
   let globalHex: string;
+  let admin: Uint8Array;
   let members: string[];
   const rejections: string[] = [];
 
@@ -78,7 +79,7 @@ describe('faults: bad v2 envelopes into RoundEngine.validate()', function () {
     peerA = three.find((s) => s.peerId === agg)!;
     [self, peerB] = three.filter((s) => s !== peerA) as [SiteIdentity, SiteIdentity];
     members = three.map((s) => s.peerId).sort(compareIds);
-    const admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
+    admin = await loadOrCreateAdminKey(join(dir, 'admin.key'));
     manifest = signedManifest(admin, three, { consortium: 'fuzz-consortium', plan: { rounds: 10 }, maxAttempts: 4 });
     peers = new Peers(manifest, three);
     store = new Store(join(dir, 'db'));
@@ -143,6 +144,8 @@ describe('faults: bad v2 envelopes into RoundEngine.validate()', function () {
         return { kind, body: { version: 2 } };
       case KindV2.ModelResponse:
         return { kind, body: { version: 2, modelHash: binding.baseModelHash, weights: new Uint8Array(64).map(() => (r() * 256) | 0) } };
+      case KindV2.VoidRound:
+        return voidRoundMessage(signVoidRecord({ consortium: manifest.consortium, round: ROUND, ...binding, reason: `fuzz ${(r() * 1e6) | 0}` }, admin));
     }
   }
 
@@ -172,7 +175,7 @@ describe('faults: bad v2 envelopes into RoundEngine.validate()', function () {
       }
       case 'bad-kind': {
         const e = env().slice();
-        e[1] = r() < 0.5 ? 0 : 13 + ((r() * 243) | 0);
+        e[1] = r() < 0.5 ? 0 : 14 + ((r() * 242) | 0);
         return e;
       }
       case 'bit-flipped': {

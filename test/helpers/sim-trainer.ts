@@ -25,15 +25,18 @@ export function siteTarget(parameters: number, index: number): Float32Array {
 export interface LedgerEntry {
   delta: Float32Array;
   samples: number;
+  /** The engine's training seed (it depends on the round). */
+  seed?: number;
 }
 
-/** Updates the sites produced, by `${site}/${baseHash}`. */
+/** Updates the sites produced, by `${site}/${baseHash}`: the latest one. Two rounds train on one
+ * base model only after a void (the voided round's model is its base): a new seed replaces the entry. */
 export class UpdateLedger {
   private readonly entries = new Map<string, LedgerEntry>();
   record(site: string, baseHash: string, entry: LedgerEntry): void {
     const key = `${site}/${baseHash}`;
     const prev = this.entries.get(key);
-    if (prev && (prev.samples !== entry.samples || modelHash(prev.delta) !== modelHash(entry.delta))) {
+    if (prev && prev.seed === entry.seed && (prev.samples !== entry.samples || modelHash(prev.delta) !== modelHash(entry.delta))) {
       throw new Error(`sim trainer is not deterministic: two different updates of ${site} on ${baseHash.slice(0, 8)}`);
     }
     this.entries.set(key, entry);
@@ -76,7 +79,7 @@ export function simTrainer(o: SimTrainerOptions): Trainer {
       await new Promise<void>((resolve) => o.clock.setTimeout(resolve, ms));
       const delta = new Float32Array(o.parameters);
       for (let k = 0; k < delta.length; k++) delta[k] = 0.3 * (target[k]! - base[k]!) + 0.02 * (r.next() - 0.5);
-      o.ledger.record(o.site, modelHash(base), { delta, samples: o.samples });
+      o.ledger.record(o.site, modelHash(base), { delta, samples: o.samples, seed });
       if (keep) w = base.map((x, k) => x + delta[k]!);
       return { delta, samples: o.samples, seconds: ms / 1000, loss: meanSquare(base, target) };
     },

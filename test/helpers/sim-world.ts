@@ -101,6 +101,8 @@ export class SimWorld {
   readonly nodes: SimNode[] = [];
   readonly checker: Checker;
   manifest!: Manifest;
+  /** The manifest admin's Ed25519 secret (tests of admin-signed records: the void record). */
+  adminSecret!: Uint8Array;
   private readonly faultRng: Rng;
 
   private constructor(readonly opts: SimOptions) {
@@ -114,6 +116,7 @@ export class SimWorld {
     const w = new SimWorld(opts);
     const ids = w.rng.fork('identities');
     const admin = ids.bytes(32);
+    w.adminSecret = admin;
     const skew = w.rng.fork('skew');
     for (let i = 0; i < opts.nodes; i++) {
       const name = `site-${i}`;

@@ -186,7 +186,7 @@ describe('http: DNS rebinding and the OpenAPI document', () => {
   it('openapi.yaml documents exactly the endpoints served, with the upload error codes', async () => {
     const spec = parse(readFileSync(new URL('../../node/http/openapi.yaml', import.meta.url), 'utf8'));
     assert.equal(spec.openapi, '3.1.0');
-    assert.deepEqual(Object.keys(spec.paths).sort(), ['/', '/api/events', '/api/metrics', '/api/model', '/api/model/card', '/api/rounds', '/api/status', '/api/weights']);
+    assert.deepEqual(Object.keys(spec.paths).sort(), ['/', '/api/events', '/api/metrics', '/api/model', '/api/model/card', '/api/rounds', '/api/status', '/api/void', '/api/weights']);
     for (const [path, ops] of Object.entries<Record<string, unknown>>(spec.paths)) {
       if (!('get' in ops) || path === '/api/events') continue;
       assert.equal((await fetch(url + path)).status, 200, path);

@@ -1,9 +1,12 @@
-// `flnode consortium create|add-member|threshold|sign|verify`: the signed consortium manifest.
+// `flnode consortium create|add-member|threshold|sign|verify`: the signed consortium manifest;
+// `flnode consortium void-round`: the admin's signed void record of a stalled round.
+import { existsSync } from 'node:fs';
 import { writeFile, readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { signingPublicKey } from '../../../protocol/index.ts';
+import { fromHex, signingPublicKey, toHex, utf8 } from '../../../protocol/index.ts';
+import { MAX_VOID_REASON_BYTES, signVoidRecord, voidRecordToJson } from '../../../protocol/v2/index.ts';
 import { loadOrCreateAdminKey } from '../../identity.ts';
-import { createManifest, parseManifest, signManifest, thresholdSummary, verifyManifest, type Manifest } from '../../manifest.ts';
+import { createManifest, manifestHash, parseManifest, signManifest, thresholdSummary, verifyManifest, type Manifest } from '../../manifest.ts';
 import { publicKeyFromPeerId } from '../../identity.ts';
 import { UserError } from '../errors.ts';
 import { intOption, positiveOption } from '../options.ts';
@@ -107,6 +110,36 @@ export function register(program: Command): void {
       const signed = signManifest(m, await loadOrCreateAdminKey(o.adminKey));
       verifyManifest(signed);
       await writeManifest(o.manifest, signed);
+    });
+  c.command('void-round')
+    .description('sign a void record: round r ends without an aggregate and every member keeps the model it started from (PROTOCOL.md §8.10: check first that the round cannot complete)')
+    .requiredOption('--manifest <file>', 'the signed manifest the members run')
+    .requiredOption('--admin-key <file>', 'the admin key file (never created here)')
+    .requiredOption('--round <r>', 'the stalled round', intOption('--round', 1))
+    .requiredOption('--base-hash <hex>', 'hash of the model the round builds on: model version r − 1 (flnode status shows it)')
+    .requiredOption('--reason <text>', `why the round is voided (1..${MAX_VOID_REASON_BYTES} bytes; every member records it)`)
+    .option('--out <file>', 'write the record to this file (default: print it)')
+    .action(async (o: { manifest: string; adminKey: string; round: number; baseHash: string; reason: string; out?: string }) => {
+      const m = await readManifest(o.manifest);
+      verifyManifest(m);
+      if (!existsSync(o.adminKey)) throw new UserError(`${o.adminKey}: no admin key there (void-round never creates one)`);
+      const secret = await loadOrCreateAdminKey(o.adminKey);
+      if (toHex(signingPublicKey(secret)) !== m.adminPublicKey) throw new UserError(`${o.adminKey} is not the admin key of ${o.manifest} (its adminPublicKey is ${m.adminPublicKey.slice(0, 16)}…)`);
+      if (!/^[0-9a-f]{64}$/.test(o.baseHash)) throw new UserError('--base-hash must be the 64 lowercase hex digits of the base model hash (model version r − 1)');
+      const n = utf8(o.reason).length;
+      if (n === 0 || n > MAX_VOID_REASON_BYTES) throw new UserError(`--reason must be 1..${MAX_VOID_REASON_BYTES} UTF-8 bytes, got ${n}`);
+      const record = signVoidRecord({ consortium: m.consortium, round: o.round, manifestHash: manifestHash(m), baseModelHash: fromHex(o.baseHash), reason: o.reason }, secret);
+      const text = JSON.stringify(voidRecordToJson(record), null, 2) + '\n';
+      process.stderr.write(
+        `warning: voiding skips round ${o.round}: members keep model version ${o.round - 1} as version ${o.round} and go on with round ${o.round + 1}.\n` +
+          `  Apply it only to a round whose final attempt cannot complete (members' status shows attempt-stalled), and only when the\n` +
+          `  members whose reveals or cryptograms are missing cannot come back with their round data: if they can, restart them instead.\n` +
+          `  Hand it to one running member: flnode void --dir <site dir> --file <record>\n`,
+      );
+      if (o.out) {
+        await writeFile(o.out, text);
+        console.log(o.out);
+      } else process.stdout.write(text);
     });
   c.command('verify')
     .description("check the manifest's schema and admin signature")

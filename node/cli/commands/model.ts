@@ -29,7 +29,7 @@ async function readStatus(dir: string): Promise<StatusFile | null> {
 }
 
 /** The running node's HTTP address, or null when it has none or does not answer (stopped). */
-async function runningNode(dir: string, url: string | undefined): Promise<string | null> {
+export async function runningNode(dir: string, url: string | undefined): Promise<string | null> {
   const status = await readStatus(dir);
   const base = url ?? status?.http ?? null;
   if (!base) return null;
