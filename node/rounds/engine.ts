@@ -28,6 +28,7 @@ import type { PeerHeartbeat } from './liveness.ts';
 import { MemberRole } from './member.ts';
 import type { SyncIO } from './model-sync.ts';
 import { announceKeys, consent, deal, finalAttempt, publishCryptogram, reveal } from './participant.ts';
+import { resendRound, sendHeartbeat } from './periodic.ts';
 import { restoreRound } from './restore.ts';
 import { RoundStore } from './round-store.ts';
 import { addPhaseTime, freshState, type GlobalModel, type RoundState } from './state.ts';
@@ -334,7 +335,6 @@ export class RoundEngine {
     await deal(ctx, d);
     await publishCryptogram(ctx, d);
     await consent(ctx, d);
-    await reveal(ctx);
     const r = ctx.state.round;
     for (const x of ctx.book.all()) {
       const done = tryUnmask(ctx, x);
@@ -344,6 +344,9 @@ export class RoundEngine {
     // Back from a pause: take messages in, decide nothing.
     const settling = ctx.liveness.settling(now, (waitedMs) => ctx.log.info({ round: r, attempt: a, waitedMs }, 'view of the network refreshed after a pause'));
     if (settling) return;
+    // (never before: a member back from a crash or pause may be about to hear a void record)
+    await reveal(ctx);
+    if (ctx.state.round !== r) return;
     await this.role.tick(a, now);
     const why = failoverReason(ctx, now);
     // more than N − t members already work in a later attempt: this one cannot reach t, join them
@@ -368,27 +371,11 @@ export class RoundEngine {
   // ---------------------------------------------------------------- timers: heartbeat and re-sending
 
   private async heartbeat(): Promise<void> {
-    if (this.stopped) return;
-    const { ctx } = this;
-    const s = ctx.state;
-    const now = ctx.clock.now();
-    ctx.liveness.noteOwn({ at: now, sentAt: now, version: ctx.global.version, hash: ctx.global.hash, round: s.round, attempt: s.attempt, phase: s.phase });
-    try {
-      await ctx.outbox.publish(ctx.sign({ kind: KindV2.Heartbeat, body: { sentAt: now, modelVersion: ctx.global.version, modelHash: fromHex(ctx.global.hash), phase: s.phase } }, s.attempt));
-    } catch (err) {
-      ctx.log.warn({ err: (err as Error).message }, 'heartbeat failed');
-    }
+    if (!this.stopped) await sendHeartbeat(this.ctx);
   }
 
   private async resendAll(): Promise<void> {
-    if (this.stopped) return;
-    const { ctx } = this;
-    const now = ctx.clock.now();
-    if (ctx.liveness.anyBehind(ctx.global.version, now)) await ctx.outbox.resendPrevious();
-    if (ctx.completed || ctx.sync.behind(ctx.global, now)) return; // this round is over elsewhere
-    // an earlier attempt whose U3 lists this node may still become final: its cryptogram is still needed
-    const inU3 = new Set(ctx.book.all().filter((d) => d.u3?.body.members.includes(ctx.self)).map((d) => d.attempt));
-    await ctx.outbox.resendCurrent(ctx.state.round, ctx.state.attempt, inU3);
+    if (!this.stopped) await resendRound(this.ctx);
   }
 
   // ---------------------------------------------------------------- commit

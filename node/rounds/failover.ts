@@ -79,5 +79,5 @@ export function noteRevealStall(ctx: RoundContext, now: number): void {
   const rv = ctx.state.revealed;
   const t = ctx.manifest.timeouts;
   if (!rv || now - ctx.state.lastProgressAt < t.collectMs + t.aggregateMs || !ctx.events.firstTime('reveal-stall')) return;
-  ctx.record('attempt-stalled', `round ${ctx.state.round} waits for attempt ${rv.attempt}: this node revealed its shares for it, and it completes once t = ${ctx.threshold} members' shares and every cryptogram of its U3 are here. No later attempt can replace it (the shares already public plus another aggregate would expose updates); only an admin-signed void record could end the round`);
+  ctx.record('attempt-stalled', `round ${ctx.state.round} waits for attempt ${rv.attempt}: this node revealed its shares for it, and it completes once t = ${ctx.threshold} members' shares and every cryptogram of its U3 are here. No later attempt can replace it (the shares already public plus another aggregate would expose updates); only an admin-signed void record ends the round (flnode consortium void-round, then flnode void at each site; PROTOCOL.md §8.10 says what to check first)`);
 }
