@@ -6,7 +6,8 @@
 // Writes bench/results/wan-<date>-sites-<list>.json and .md.
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startTestbed, type NodeStatusFile } from '../node/testbed/testbed.ts';
 import { parseWanSpec, probeLink, type WanSpec } from '../node/testbed/wan.ts';
 import { arg, flag, say } from './args.ts';
@@ -17,7 +18,8 @@ interface WanRun {
   rounds: number;
   identical_hashes: boolean;
   round_s: number[];
-  /** Rounds ≥ 2: wall time per round, the slowest participant's training, and the rest. */
+  /** Rounds ≥ 2: wall time per round, the slowest participant's local training (from its log: in
+   * protocol v2 training runs beside keys and dealing, so no phase measures it), and the rest. */
   steady: { round_s: number; training_max_s: number; non_training_s: number } | null;
   phase_s_mean: Record<string, number>;
   mb_per_round: number;
@@ -48,7 +50,8 @@ async function runOne(wan: WanSpec | undefined, nodes: number, rounds: number, d
   const steadyRounds = rs.slice(1).map((r) => r.round);
   const phases: Record<string, number[]> = {};
   for (const s of st) for (const r of s.rounds) if (r.attempt >= 0 && r.round >= 2) for (const [k, v] of Object.entries(r.phaseSeconds ?? {})) (phases[k] ??= []).push(v);
-  const trainMax = steadyRounds.map((round) => Math.max(...st.map((s) => s.rounds.find((r) => r.round === round && r.attempt >= 0)?.phaseSeconds?.training ?? 0)));
+  const trained = tb.nodes.map((n) => trainingSeconds(join(n.dir, 'node.log')));
+  const trainMax = steadyRounds.map((round) => Math.max(...trained.map((t) => t.get(round) ?? 0)));
   const steadyS = roundS.slice(1);
   const audit = tb.wanAudit();
   return {
@@ -65,6 +68,30 @@ async function runOne(wan: WanSpec | undefined, nodes: number, rounds: number, d
     load_before,
   };
 }
+
+/** Seconds of local training per round, from a node's log ('local training done'; the longest if it trained twice). */
+function trainingSeconds(logPath: string): Map<number, number> {
+  const out = new Map<number, number>();
+  let text = '';
+  try {
+    text = readFileSync(logPath, 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.includes('"local training done"')) continue;
+    try {
+      const e = JSON.parse(line) as { round: number; seconds: number };
+      out.set(e.round, Math.max(out.get(e.round) ?? 0, e.seconds));
+    } catch {
+      /* not a log record */
+    }
+  }
+  return out;
+}
+
+/** The protocol v2 phases (node/types.ts RoundPhase) in round order; `training` is the wait for the own update after U2. */
+const PHASES = ['keys', 'dealing', 'training', 'collecting', 'unmasking', 'verifying'];
 
 export async function wanBench(): Promise<void> {
   const specs = arg('--wan', 'rtt=40ms,rate=100mbit;rtt=150ms,rate=20mbit').split(';').map(parseWanSpec);
@@ -85,7 +112,7 @@ export async function wanBench(): Promise<void> {
     const day = out.date.slice(0, 10);
     const name = `wan-${day}-sites-${sites.join('-')}`;
     writeFileSync(`bench/results/${name}.json`, JSON.stringify(out, null, 2) + '\n');
-    const rows = out.runs.map((r) => `| ${r.nodes} | ${r.wan ? `${r.wan.rtt_ms} ms / ${r.wan.rate_mbit} Mbit/s${r.wan.uplink === 'site' ? ' (site uplink)' : ''}` : 'loopback'} | ${r.steady?.round_s ?? '-'} | ${r.steady?.training_max_s ?? '-'} | **${r.steady?.non_training_s ?? '-'}** | ${['keys', 'masking', 'collecting', 'aggregating', 'verifying'].map((k) => r.phase_s_mean[k] ?? '-').join(' / ')} | ${r.mb_per_round ?? '-'} | ${r.audit ? `${r.audit.bypass} bypass; nodes wrote ${r.audit.nodes_sent} B, relays read ${r.audit.relays_received} B; one-way ${r.audit.min_one_way_ms}–${r.audit.max_one_way_ms} ms` : '-'} | ${r.load_before[0]} |`);
+    const rows = out.runs.map((r) => `| ${r.nodes} | ${r.wan ? `${r.wan.rtt_ms} ms / ${r.wan.rate_mbit} Mbit/s${r.wan.uplink === 'site' ? ' (site uplink)' : ''}` : 'loopback'} | ${r.steady?.round_s ?? '-'} | ${r.steady?.training_max_s ?? '-'} | **${r.steady?.non_training_s ?? '-'}** | ${PHASES.map((k) => r.phase_s_mean[k] ?? '-').join(' / ')} | ${r.mb_per_round ?? '-'} | ${r.audit ? `${r.audit.bypass} bypass; nodes wrote ${r.audit.nodes_sent} B, relays read ${r.audit.relays_received} B; one-way ${r.audit.min_one_way_ms}–${r.audit.max_one_way_ms} ms` : '-'} | ${r.load_before[0]} |`);
     const md = [
       `# Rounds over an emulated WAN (${day})`,
       '',
@@ -95,7 +122,7 @@ export async function wanBench(): Promise<void> {
       '|---|---|---|',
       ...(out.probes as Awaited<ReturnType<typeof probeLink>>[]).map((p) => `| ${p.configured.rttMs} ms / ${p.configured.rateMbit} Mbit/s | ${p.rttMs.min} / ${p.rttMs.median} | ${p.rateMbit} |`),
       '',
-      '| sites | link | round (s) | training, slowest (s) | not training (s) | keys / masking / collecting / aggregating / verifying, mean per node (s) | MB written per round (all nodes) | relay audit | load (1 min) |',
+      `| sites | link | round (s) | training, slowest (s) | not training (s) | ${PHASES.join(' / ')}, mean per node (s) | MB written per round (all nodes) | relay audit | load (1 min) |`,
       '|---|---|---|---|---|---|---|---|---|',
       ...rows,
       '',
