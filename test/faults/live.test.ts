@@ -264,13 +264,7 @@ describe('faults: live scenarios on a 5-node testbed (protocol v2, t = 4)', func
     }
   });
 
-  // Skipped acceptance test (engine bug, seen on the first run): every honest member consents to
-  // the first U3 as it arrives, so the first list is final (4 consents) before the second is
-  // handled; the second excludes the aggregator and forgets its cryptogram, so the final attempt
-  // (whose U3 holds it) can never be unmasked by the honest members, who have all revealed for it
-  // and so cannot complete the next attempt either: all four stall in round 1 (attempt-stalled),
-  // while the faulty aggregator, holding every reveal, commits round 1 alone.
-  it.skip('the aggregator of round 1 signs two different U3 lists: refused as equivocation, and the round still completes on one model', async () => {
+  it('the aggregator of round 1 signs two different U3 lists: refused as equivocation, and the round still completes on one model', async () => {
     let bad = '';
     const env = (i: number): Record<string, string> => (tb!.nodes[i]!.peerId === bad ? { NODE_ENV: 'test', FLNODE_TEST_FAULT: 'split-u3' } : {});
     tb = await startTestbed({ ...base, rounds: 2, env });
