@@ -84,7 +84,7 @@ describe('protocol v2: wire envelopes', () => {
       other[0] = version;
       assert.equal(code(() => decodeEnvelopeV2(encodeRaw(other), opts)), 'BAD_VERSION', `version ${version}`);
     }
-    for (const kind of [0, 13, 255]) {
+    for (const kind of [0, KindV2.VoidRound + 1, 255]) {
       const other = unsigned.slice();
       other[1] = kind;
       assert.equal(code(() => decodeEnvelopeV2(encodeRaw(other), opts)), 'BAD_KIND', `kind ${kind}`);
