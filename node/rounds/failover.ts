@@ -74,8 +74,15 @@ export async function refuse(ctx: RoundContext, a: number, why: string): Promise
   if (a === ctx.state.attempt && !ctx.state.revealed && !finalAttempt(ctx)) await moveTo(ctx, a + 1, why);
 }
 
-/** This node revealed and the round has not completed for a while: say why it waits (PROTOCOL.md §8, stalls). */
+/** Why this node waits, said once per round (PROTOCOL.md §8.10): too few keys, or a reveal made. */
 export function noteRevealStall(ctx: RoundContext, now: number): void {
+  const d = ctx.book.peek(ctx.state.attempt);
+  if (!d?.u1 && now > stepDeadline(ctx, d)) {
+    const keys = [...(d?.keys.keys() ?? [])].filter((m) => !ctx.excluded(m));
+    if (keys.length < ctx.threshold && ctx.events.firstTime(`keys-wait/${ctx.state.attempt}`)) {
+      ctx.record('attempt-stalled', `round ${ctx.state.round} attempt ${ctx.state.attempt} waits for keys: ${keys.length} of the t = ${ctx.threshold} members needed announced them (${ctx.names(keys)}); the others are in earlier attempts or not running (check that they are up and connected)`);
+    }
+  }
   const rv = ctx.state.revealed;
   const t = ctx.manifest.timeouts;
   if (!rv || now - ctx.state.lastProgressAt < t.collectMs + t.aggregateMs || !ctx.events.firstTime('reveal-stall')) return;
