@@ -9,7 +9,6 @@
 //   unmask.ts       the final attempt's aggregate, computed by every member
 //   model-sync.ts   catching up with the peers' model
 // The state they share is context.ts; persistence is round-store.ts; sending is outbox.ts.
-import { createHash } from 'node:crypto';
 import { fromHex, modelHash, toHex } from '../../protocol/index.ts';
 import { KindV2, MAX_MODEL_ENVELOPE_BYTES_V2, voidRecordOf, type EnvelopeV2, type VoidRecordV2 } from '../../protocol/v2/index.ts';
 import type { SiteIdentity } from '../identity.ts';
@@ -30,8 +29,9 @@ import type { SyncIO } from './model-sync.ts';
 import { announceKeys, consent, deal, finalAttempt, publishCryptogram, reveal } from './participant.ts';
 import { resendRound, sendHeartbeat } from './periodic.ts';
 import { restoreRound } from './restore.ts';
+import { evaluateModel, syncedSummary, unmaskedSummary } from './commit.ts';
 import { RoundStore } from './round-store.ts';
-import { addPhaseTime, freshState, type GlobalModel, type RoundState } from './state.ts';
+import { freshState, type GlobalModel, type RoundState } from './state.ts';
 import { tryUnmask } from './unmask.ts';
 import { applyVoid, submitVoid, type VoidIO } from './void.ts';
 
@@ -53,9 +53,6 @@ export interface EngineOptions {
   hooks?: EngineHooks;
 }
 
-/** SHA-256 in hex (of a model's float32 bytes: its hash; see protocol/aggregate.ts modelHash). */
-export const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
 type Of<K extends KindV2> = EnvelopeV2 & { kind: K };
 
 /** Next-round messages buffered until this node reaches that round (at most this many, and bytes). */
@@ -75,7 +72,7 @@ export class RoundEngine {
   private pendingBytes = 0;
   private queue: Promise<void> = Promise.resolve();
   private timers: TimerHandle[] = [];
-  private readonly voidIO: VoidIO = { evaluate: (w) => this.evaluate(w), finishRound: (r, w, hash, s) => this.finishRound(r, w, hash, s) };
+  private readonly voidIO: VoidIO = { evaluate: (w) => evaluateModel(this.ctx, this.opts.trainer, w), finishRound: (r, w, hash, s) => this.finishRound(r, w, hash, s) };
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
@@ -385,28 +382,17 @@ export class RoundEngine {
     const { ctx } = this;
     const r = ctx.state.round;
     ctx.setPhase('verifying');
-    const ev = await this.evaluate(next);
-    const s = ctx.state;
-    addPhaseTime(s, ctx.clock.now());
-    await this.finishRound(r, next, hash, { round: r, attempt: a, participants: u3, masked: u2, aggregator: ctx.aggregatorOf(a), phaseSeconds: s.phaseSeconds, bytesIn: s.bytesIn, bytesOut: s.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, valAuc: ev.valAuc, completedAt: ctx.clock.now(), ...(ctx.contribution.uploadedRound === r && u3.includes(ctx.self) ? { uploaded: true } : {}) });
+    const ev = await evaluateModel(ctx, this.opts.trainer, next);
+    await this.finishRound(r, next, hash, unmaskedSummary(ctx, a, u3, u2, hash, ev));
     ctx.log.info({ round: r, attempt: a, participants: u3.length, modelHash: hash.slice(0, 16), testAuc: +ev.auc.toFixed(4), dataset: this.opts.trainer.dataset }, 'round complete');
   }
 
   /** A model fetched from a peer and verified (model-sync.ts): committed as version v, attempt −1. */
   private async adopt(v: number, weights: Float32Array, hash: string, from: string): Promise<void> {
     const { ctx } = this;
-    const ev = await this.evaluate(weights);
+    const ev = await evaluateModel(ctx, this.opts.trainer, weights);
     ctx.log.info({ version: v, hash: hash.slice(0, 16), from: ctx.names([from]) }, 'caught up: global model fetched from a peer and verified');
-    const s = ctx.state;
-    await this.finishRound(v, weights, hash, { round: v, attempt: -1, participants: [], aggregator: from, phaseSeconds: {}, bytesIn: s.bytesIn, bytesOut: s.bytesOut, modelHash: hash, testAuc: ev.auc, testAcc: ev.acc, testLoss: ev.loss, valAuc: ev.valAuc, completedAt: ctx.clock.now() });
-  }
-
-  private async evaluate(weights: Float32Array) {
-    await this.ctx.contribution.idle(); // the trainer is shared
-    this.opts.trainer.setWeights(weights);
-    const test = await this.opts.trainer.evaluate('test');
-    const val = await this.opts.trainer.evaluate('val'); // this site's validation share: model selection
-    return { ...test, valAuc: val.auc };
+    await this.finishRound(v, weights, hash, syncedSummary(ctx, v, from, hash, ev));
   }
 
   /** Model version r is committed (and round r erased): round r + 1 starts, with what was buffered for it. */

@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { pino } from 'pino';
-import { compareIds, toHex } from '../../protocol/index.ts';
+import { compareIds, modelHash, toHex } from '../../protocol/index.ts';
 import { chunkCryptogramV2, KindV2, listHash, MAX_ENVELOPE_BYTES_V2, SHARE_CIPHERTEXT_BYTES, signVoidRecord, voidRoundMessage, type MessageV2, type U1Entry, type U2ListV2 } from '../../protocol/v2/index.ts';
 import { initIdentity, loadOrCreateAdminKey, type SiteIdentity } from '../../node/identity.ts';
 import type { Manifest } from '../../node/manifest.ts';
-import { modelKey, RoundEngine, sha256hex } from '../../node/rounds/engine.ts';
+import { modelKey, RoundEngine } from '../../node/rounds/engine.ts';
 import { aggregatorOrder } from '../../node/rounds/rotation.ts';
 import { f32bytes, Store } from '../../node/storage/store.ts';
 import type { Verdict } from '../../node/types.ts';
@@ -86,7 +86,7 @@ describe('faults: bad v2 envelopes into RoundEngine.validate()', function () {
     await store.open();
     // resume in round 3, attempt 1 with global model v2
     const w = fakeTrainer(P).getWeights();
-    globalHex = sha256hex(f32bytes(w));
+    globalHex = toHex(modelHash(w));
     const now = Date.now();
     await store.batch([
       { type: 'putBytes', key: modelKey(2), value: f32bytes(w) },
