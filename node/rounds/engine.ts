@@ -164,7 +164,6 @@ export class RoundEngine {
       global = { version: 0, hash: toHex(modelHash(weights)) };
       await ctx.store.commitModel(global, weights, null);
     }
-    await ctx.store.eraseUpTo(global.version); // a crash between a commit and its erasure
     this.summaries = await ctx.store.summaries();
     await ctx.contribution.load();
     const saved = await ctx.store.loadState();

@@ -49,7 +49,12 @@ export class MemberRole {
     // Two cryptograms: neither is ever used (members could sum different ones). Other kinds: what
     // is held stays usable (a final attempt that lists the member still completes; its reveals
     // are checked against the commitments anyway), and its lists are refused from now on.
-    if (e.kind === KindV2.CryptogramChunk) ctx.book.of(a).forgetCryptogram(e.sender);
+    if (e.kind === KindV2.CryptogramChunk && !ctx.state.badCryptograms.includes(`${a}/${e.sender}`)) {
+      ctx.book.of(a).forgetCryptogram(e.sender);
+      ctx.state.badCryptograms.push(`${a}/${e.sender}`);
+      await ctx.store.dropReceived(ctx.state.round, a, e.sender); // a restart must not bring a copy back
+      await ctx.persist();
+    }
     if (ctx.excluded(e.sender)) return;
     ctx.state.excluded.push(e.sender);
     ctx.record('equivocation', `${ctx.names([e.sender])} signed two different ${KindV2[e.kind]} messages for round ${ctx.state.round} attempt ${a}: excluded for the rest of the round`);

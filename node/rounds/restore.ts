@@ -17,9 +17,13 @@ export async function restoreRound(ctx: RoundContext, decode: (bytes: Uint8Array
       ctx.log.warn({ err: (err as Error).message }, 'stored round message not reloaded');
     }
   }
+  for (const bad of ctx.state.badCryptograms ?? []) {
+    const [a, sender] = bad.split('/');
+    ctx.book.of(Number(a)).forgetCryptogram(sender!);
+  }
   for (const x of await ctx.store.received(r)) {
     const d = ctx.book.of(x.attempt);
-    if (d.u2) d.putCryptogram(x.sender, x.c, d.u2.hex, ctx.clock.now());
+    if (d.u2 && !d.badCryptograms.has(x.sender)) d.putCryptogram(x.sender, x.c, d.u2.hex, ctx.clock.now());
   }
   for (const d of ctx.book.all()) {
     const dealt = await ctx.store.dealing(r, d.attempt); // this node's own shares of its secrets

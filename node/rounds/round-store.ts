@@ -48,20 +48,20 @@ export class RoundStore {
     for (const k of await this.kv.keys('summary/')) out.push((await this.kv.get<RoundSummary>(k))!);
     return out;
   }
-  /** Model version `global.version`, the global pointer and (if any) the round's summary, atomically; then everything of that round is erased. */
+  /**
+   * Model version `global.version`, the global pointer, the round's summary (if any) and the
+   * erasure of everything of that round and earlier ones, in one atomic batch.
+   */
   async commitModel(global: GlobalModel, weights: Float32Array, summary: RoundSummary | null): Promise<void> {
     await this.kv.batch([
       { type: 'putBytes', key: modelKey(global.version), value: f32bytes(weights) },
       { type: 'put', key: 'global', value: global },
       ...(summary ? [{ type: 'put' as const, key: summaryKey(global.version), value: summary }] : []),
+      ...(await this.roundKeysUpTo(global.version)).map((key) => ({ type: 'del' as const, key })),
     ]);
-    await this.eraseUpTo(global.version);
   }
-  /** Erasure: deletes the round data of every round ≤ `version` (a crash between commit and erasure is finished here at the next start). */
-  async eraseUpTo(version: number): Promise<void> {
-    for (const k of await this.kv.keys('round/')) {
-      if (Number(k.split('/')[1]) <= version) await this.kv.batch([{ type: 'del', key: k }]);
-    }
+  private async roundKeysUpTo(version: number): Promise<string[]> {
+    return (await this.kv.keys('round/')).filter((k) => Number(k.split('/')[1]) <= version);
   }
 
   // ---- the round record

@@ -14,6 +14,8 @@ export interface RoundState {
   phaseSeconds: Partial<Record<RoundPhase, number>>;
   /** Members that signed two different messages of one kind for one attempt of this round. */
   excluded: string[];
+  /** `${attempt}/${member}` of members that published two different cryptograms: neither is ever used (kept across restarts). */
+  badCryptograms: string[];
   /** `${attempt}` of attempts whose aggregator this node refused (it moved on once). */
   refused: number[];
   /** The consent this node sent per attempt: H(U3) in hex (at most one per (r, a)). */
@@ -34,7 +36,7 @@ export interface GlobalModel {
 /** Round `round` just begun at `now`; `done` once past the plan's rounds. */
 export function freshState(round: number, now: number, plannedRounds: number): RoundState {
   const phase: RoundPhase = round > plannedRounds ? 'done' : 'keys';
-  return { round, attempt: 0, phase, roundStartedAt: now, attemptStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, excluded: [], refused: [], consented: {}, revealed: null, bytesIn: 0, bytesOut: 0, lastProgressAt: now };
+  return { round, attempt: 0, phase, roundStartedAt: now, attemptStartedAt: now, phaseStartedAt: now, phaseSeconds: {}, excluded: [], badCryptograms: [], refused: [], consented: {}, revealed: null, bytesIn: 0, bytesOut: 0, lastProgressAt: now };
 }
 
 /** Moves the round to `phase`, adding the time spent in the previous one; false if it is there already. */
