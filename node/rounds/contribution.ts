@@ -106,6 +106,9 @@ export class Contribution {
         this.log.info({ round: r, seconds: +res.seconds.toFixed(2), loss: +res.loss.toFixed(4), samples }, 'local training done');
       }
       if (currentRound() !== r) return;
+      // a non-finite update could not be quantized (the cryptogram build would fail on every tick)
+      const bad = delta.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw new Error(`the update is not finite (value ${bad} is ${delta[bad]}): not used; check the learning rate or the uploaded weights`);
       await this.store.saveUpdate(r, delta, samples, uploaded);
       if (uploaded) {
         this.external = null;
@@ -115,7 +118,8 @@ export class Contribution {
       done();
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'local training failed');
-      this.training = null;
+      // a non-finite update would come out the same again (training is seeded): no retry this round
+      this.training = (err as Error).message.startsWith('the update is not finite') ? Promise.resolve() : null;
     }
   }
 
