@@ -72,19 +72,36 @@ export class MemberRole {
   }
 
   async onU1(env: Of<KindV2.U1List>, bytes: Uint8Array): Promise<void> {
+    const d = this.ctx.book.of(env.attempt);
+    if (await this.acceptList(env, bytes, 'u1', (at) => judgeU1(this.ctx, d, env.body, at))) await this.flush(d);
+  }
+
+  /**
+   * A list of the attempt's aggregator into `slot`: a second, different one is equivocation; an
+   * attempt this node refused takes none; otherwise it is judged (own lists and lists replayed
+   * after a restart were judged before) and kept, persisted. True when accepted.
+   */
+  private async acceptList(env: Of<KindV2.U1List | KindV2.U2List | KindV2.U3List>, bytes: Uint8Array, slot: 'u1' | 'u2' | 'u3', judge: (at: number) => string | null): Promise<boolean> {
     const { ctx } = this;
     const a = env.attempt;
     const d = ctx.book.of(a);
-    const item = { body: env.body, bytes, at: ctx.clock.now(), hash: listHash(ctx.ref(a), env), hex: '' };
-    item.hex = toHex(item.hash);
-    if (d.u1) return d.u1.hex === item.hex ? undefined : this.equivocated({ sender: env.sender, kind: env.kind, first: d.u1.bytes, second: bytes }, a);
-    if (ctx.state.refused.includes(a)) return;
-    const why = env.sender === ctx.self || this.replaying ? null : judgeU1(ctx, d, env.body, item.at);
-    if (why) return this.act.refuse(a, `U1: ${why}`);
-    d.u1 = item;
+    const hash = listHash(ctx.ref(a), env);
+    const item = { body: env.body, bytes, at: ctx.clock.now(), hash, hex: toHex(hash) };
+    const held = d[slot];
+    if (held) {
+      if (held.hex !== item.hex) await this.equivocated({ sender: env.sender, kind: env.kind, first: held.bytes, second: bytes }, a);
+      return false;
+    }
+    if (ctx.state.refused.includes(a)) return false;
+    const why = env.sender === ctx.self || this.replaying ? null : judge(item.at);
+    if (why) {
+      await this.act.refuse(a, `${slot.toUpperCase()}: ${why}`);
+      return false;
+    }
+    (d as Record<typeof slot, unknown>)[slot] = item;
     await this.save(env, bytes);
     ctx.state.lastProgressAt = item.at;
-    await this.flush(d);
+    return true;
   }
 
   async onDealing(env: Of<KindV2.ShareDealing>, bytes: Uint8Array): Promise<void> {
@@ -154,19 +171,11 @@ export class MemberRole {
 
   async onU2(env: Of<KindV2.U2List>, bytes: Uint8Array): Promise<void> {
     const { ctx } = this;
-    const a = env.attempt;
-    const d = ctx.book.of(a);
+    const d = ctx.book.of(env.attempt);
     if (!d.u1) return this.defer(d, bytes);
-    const item = { body: env.body, bytes, at: ctx.clock.now(), hash: listHash(ctx.ref(a), env), hex: '' };
-    item.hex = toHex(item.hash);
-    if (d.u2) return d.u2.hex === item.hex ? undefined : this.equivocated({ sender: env.sender, kind: env.kind, first: d.u2.bytes, second: bytes }, a);
-    if (ctx.state.refused.includes(a)) return;
-    const why = env.sender === ctx.self || this.replaying ? null : judgeU2(ctx, d, env.body, item.at);
-    if (why) return this.act.refuse(a, `U2: ${why}`);
-    d.u2 = item;
-    await this.save(env, bytes);
-    for (const [sender, c] of d.cryptograms) if (c.u2Hash === item.hex && !this.replaying) await ctx.store.saveReceived(ctx.state.round, a, sender, c.c);
-    ctx.state.lastProgressAt = item.at;
+    if (!(await this.acceptList(env, bytes, 'u2', (at) => judgeU2(ctx, d, env.body, at)))) return;
+    // cryptograms that arrived before U2 and are masked over it: persisted now
+    for (const [sender, c] of d.cryptograms) if (c.u2Hash === d.u2!.hex && !this.replaying) await ctx.store.saveReceived(ctx.state.round, env.attempt, sender, c.c);
     await this.flush(d);
   }
 
@@ -189,20 +198,9 @@ export class MemberRole {
   }
 
   async onU3(env: Of<KindV2.U3List>, bytes: Uint8Array): Promise<void> {
-    const { ctx } = this;
-    const a = env.attempt;
-    const d = ctx.book.of(a);
+    const d = this.ctx.book.of(env.attempt);
     if (!d.u2) return this.defer(d, bytes);
-    const item = { body: env.body, bytes, at: ctx.clock.now(), hash: listHash(ctx.ref(a), env), hex: '' };
-    item.hex = toHex(item.hash);
-    if (d.u3) return d.u3.hex === item.hex ? undefined : this.equivocated({ sender: env.sender, kind: env.kind, first: d.u3.bytes, second: bytes }, a);
-    if (ctx.state.refused.includes(a)) return;
-    const why = env.sender === ctx.self || this.replaying ? null : judgeU3(ctx, d, env.body, item.at);
-    if (why) return this.act.refuse(a, `U3: ${why}`);
-    d.u3 = item;
-    await this.save(env, bytes);
-    ctx.state.lastProgressAt = item.at;
-    await this.flush(d);
+    if (await this.acceptList(env, bytes, 'u3', (at) => judgeU3(this.ctx, d, env.body, at))) await this.flush(d);
   }
 
   async onConsent(env: Of<KindV2.Consent>, bytes: Uint8Array): Promise<void> {
