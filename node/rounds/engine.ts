@@ -25,6 +25,7 @@ import type { NodeEvent } from './events.ts';
 import { abandonedUpTo, failoverReason, moveTo, noteRevealStall, refuse, stepDeadline } from './failover.ts';
 import type { PeerHeartbeat } from './liveness.ts';
 import { MemberRole } from './member.ts';
+import { NextRoundBuffer } from './next-round.ts';
 import type { SyncIO } from './model-sync.ts';
 import { announceKeys, consent, deal, finalAttempt, publishCryptogram, reveal } from './participant.ts';
 import { resendRound, sendHeartbeat } from './periodic.ts';
@@ -55,9 +56,6 @@ export interface EngineOptions {
 
 type Of<K extends KindV2> = EnvelopeV2 & { kind: K };
 
-/** Next-round messages buffered until this node reaches that round (at most this many, and bytes). */
-const MAX_PENDING = 512;
-const MAX_PENDING_BYTES = 16 << 20;
 
 export class RoundEngine {
   readonly members: string[];
@@ -68,8 +66,7 @@ export class RoundEngine {
   private readonly gate: GossipGate;
   private readonly member: MemberRole;
   private readonly role: AggregatorRole;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  private readonly nextRound = new NextRoundBuffer();
   private queue: Promise<void> = Promise.resolve();
   private timers: TimerHandle[] = [];
   private readonly voidIO: VoidIO = { evaluate: (w) => evaluateModel(this.ctx, this.opts.trainer, w), finishRound: (r, w, hash, s) => this.finishRound(r, w, hash, s) };
@@ -249,13 +246,7 @@ export class RoundEngine {
       if (env.kind !== KindV2.Heartbeat) ctx.log.info({ from: env.sender, kind: KindV2[env.kind], reason: why }, 'message ignored');
       return;
     }
-    if (env.kind !== KindV2.Heartbeat && env.round === ctx.state.round + 1) {
-      if (this.pending.length < MAX_PENDING && this.pendingBytes + bytes.length <= MAX_PENDING_BYTES) {
-        this.pending.push(bytes); // decoded again when that round starts (one copy held, not two)
-        this.pendingBytes += bytes.length;
-      }
-      return;
-    }
+    if (env.kind !== KindV2.Heartbeat && env.round === ctx.state.round + 1) return this.nextRound.keep(bytes);
     if (env.kind === KindV2.Heartbeat) return this.onHeartbeat(env);
     await this.accept(env, bytes);
     await this.tick();
@@ -402,9 +393,6 @@ export class RoundEngine {
     this.summaries = [...this.summaries.filter((x) => x.round !== r), summary];
     ctx.advance(global, next);
     await ctx.persist();
-    const pend = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    for (const bytes of pend) await this.onEnvelope(bytes);
+    for (const bytes of this.nextRound.drain()) await this.onEnvelope(bytes);
   }
 }
