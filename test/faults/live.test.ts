@@ -106,23 +106,20 @@ describe('faults: live scenarios on a 5-node testbed (protocol v2, t = 4)', func
     watchCrashes(tb);
     const others = (v: TestbedNode) => tb!.nodes.filter((n) => n !== v);
 
+    /** `node` dies at its hook in round r; the other four commit round r without it; it comes back. */
+    const killedThenBack = async (node: TestbedNode, index: number, r: number, point: string) => {
+      await tb!.waitFor(() => !node.process, 180_000, [node]);
+      assert.match(logOf(node), new RegExp(`test hook: SIGKILL at round ${r} ${point}`));
+      tally.faultsInjected++;
+      await tb!.waitForVersion(r, 120_000, others(node));
+      restarted.add(index);
+      node.restart();
+      watchCrashes(tb!);
+    };
     // round 1: killed with its cryptogram persisted, never sent
-    await tb.waitFor(() => !after.process, 180_000, [after]);
-    assert.match(logOf(after), /test hook: SIGKILL at round 1 cryptogram-persisted/);
-    tally.faultsInjected++;
-    await tb.waitForVersion(1, 120_000, others(after));
-    restarted.add(plan.after);
-    after.restart();
-    watchCrashes(tb);
-
+    await killedThenBack(after, plan.after, 1, 'cryptogram-persisted');
     // round 2: killed right after publishing its cryptogram
-    await tb.waitFor(() => !published.process, 180_000, [published]);
-    assert.match(logOf(published), /test hook: SIGKILL at round 2 cryptogram-published/);
-    tally.faultsInjected++;
-    await tb.waitForVersion(2, 120_000, others(published));
-    restarted.add(plan.published);
-    published.restart();
-    watchCrashes(tb);
+    await killedThenBack(published, plan.published, 2, 'cryptogram-published');
 
     // round 3: stopped once it is in U2 (training or collecting), continued only after the
     // other four committed round 3: it slept through every deadline of the round
