@@ -1,12 +1,13 @@
 // What this node itself sends in an attempt (PROTOCOL.md §3–§9), each step persisted before it is
 // sent and re-sent byte-identically after a restart: its keys, its dealing, its cryptogram, its
 // consent, and its one reveal of the round.
-import { toHex } from '../../protocol/index.ts';
+import { fromHex, toHex } from '../../protocol/index.ts';
 import {
   attemptFromLists, buildCryptogramV2, chunkCryptogramV2, computeShares, consentCount, dealShares, KindV2, randomCoefficients, revealFor, selfCommit, type EnvelopeV2,
 } from '../../protocol/v2/index.ts';
 import type { AttemptData } from './attempt-book.ts';
 import type { RoundContext } from './context.ts';
+import type { StoredDealing } from './round-store.ts';
 
 /** This node revealed for another attempt of the round: it takes part in no other (its update must enter one aggregate only). */
 function revealedElsewhere(ctx: RoundContext, d: AttemptData): boolean {
@@ -46,11 +47,16 @@ export async function deal(ctx: RoundContext, d: AttemptData): Promise<void> {
     return { ownS: toHex(own.s), ownB: toHex(own.b), envelope: toHex(envelope) };
   });
   if (fresh) ctx.hooks.reached(r, 'dealing-persisted');
-  d.held.set(ctx.self, { s: Buffer.from(dealing.ownS, 'hex'), b: Buffer.from(dealing.ownB, 'hex') });
-  const bytes = Buffer.from(dealing.envelope, 'hex');
+  await useOwnDealing(ctx, d, dealing);
+}
+
+/** This node's persisted dealing for attempt d (just made, or reloaded after a restart): its own shares held, the dealing kept as every member keeps one, and sent. */
+export async function useOwnDealing(ctx: RoundContext, d: AttemptData, dealing: StoredDealing): Promise<void> {
+  d.held.set(ctx.self, { s: fromHex(dealing.ownS), b: fromHex(dealing.ownB) });
+  const bytes = fromHex(dealing.envelope);
   const env = ctx.decodeOwn(bytes) as EnvelopeV2 & { kind: KindV2.ShareDealing };
   if (!d.dealings.has(ctx.self)) d.dealings.set(ctx.self, { body: env.body, bytes, at: ctx.clock.now() });
-  await ctx.publish(new Uint8Array(bytes), a, 'dealing');
+  await ctx.publish(bytes, d.attempt, 'dealing');
 }
 
 /** Once U2 lists this node and its update exists: its cryptogram, persisted, then published in chunks naming H(U2). */

@@ -2,10 +2,9 @@
 // accepted before the crash (own ones included) handled again; cryptograms reloaded. This node's
 // own messages are then re-sent exactly as persisted: never new secrets, dealings, cryptograms,
 // consents or reveals.
-import { fromHex } from '../../protocol/index.ts';
 import { KindV2, type EnvelopeV2 } from '../../protocol/v2/index.ts';
 import type { RoundContext } from './context.ts';
-import { sendChunks } from './participant.ts';
+import { sendChunks, useOwnDealing } from './participant.ts';
 
 export async function restoreRound(ctx: RoundContext, decode: (bytes: Uint8Array) => EnvelopeV2, accept: (env: EnvelopeV2, bytes: Uint8Array) => Promise<void>): Promise<void> {
   const { round: r, attempt: a, phase } = ctx.state;
@@ -27,12 +26,7 @@ export async function restoreRound(ctx: RoundContext, decode: (bytes: Uint8Array
   }
   for (const d of ctx.book.all()) {
     const dealt = await ctx.store.dealing(r, d.attempt); // this node's own shares of its secrets
-    if (dealt) {
-      const bytes = fromHex(dealt.envelope);
-      d.held.set(ctx.self, { s: fromHex(dealt.ownS), b: fromHex(dealt.ownB) });
-      d.dealings.set(ctx.self, { body: (ctx.decodeOwn(bytes) as EnvelopeV2 & { kind: KindV2.ShareDealing }).body, bytes, at: ctx.clock.now() });
-      await ctx.publish(bytes, d.attempt, 'dealing');
-    }
+    if (dealt) await useOwnDealing(ctx, d, dealt);
     const mine = d.u2 && (await ctx.store.ownCryptogram(r, d.attempt));
     if (mine) {
       d.putCryptogram(ctx.self, mine, d.u2!.hex, ctx.clock.now());
