@@ -199,6 +199,12 @@ export class Testbed {
     return this.links?.audit(this.nodes.map((n) => join(n.dir, 'traffic.json'))) ?? null;
   }
 
+  /** With --wan: resolves once every link is down to heartbeat traffic (WanLinks.quiet). */
+  async waitForQuietLinks(opts: { windowMs: number; maxBytes: number; timeoutMs: number }): Promise<void> {
+    if (!this.links) throw new Error('testbed: waitForQuietLinks needs --wan');
+    await this.links.quiet(opts);
+  }
+
   alive(): TestbedNode[] {
     return this.nodes.filter((n) => n.process && n.process.exitCode === null);
   }

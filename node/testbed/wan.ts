@@ -103,6 +103,32 @@ export class WanLinks {
     }
   }
 
+  /**
+   * Resolves once no link carried more than `maxBytes` (read plus delivered, both directions)
+   * during the last `windowMs`: the nodes have stopped re-sending round messages and only
+   * heartbeats cross. Rejects after `timeoutMs`. Audits that compare byte counts stop the nodes
+   * after this, so what is still on the wire at exit is a heartbeat, not a re-sent cryptogram.
+   */
+  async quiet(opts: { windowMs: number; maxBytes: number; timeoutMs: number; pollMs?: number }): Promise<void> {
+    const poll = opts.pollMs ?? 100;
+    const moved = () => this.relays.map(({ relay: { stats: s } }) => s.up.received + s.up.delivered + s.down.received + s.down.delivered);
+    const history: { at: number; bytes: number[] }[] = [];
+    const t0 = performance.now();
+    for (;;) {
+      const now = performance.now();
+      history.push({ at: now, bytes: moved() });
+      while (history.length > 1 && history[1]!.at <= now - opts.windowMs) history.shift();
+      const first = history[0]!;
+      const last = history[history.length - 1]!;
+      if (last.at - first.at >= opts.windowMs && last.bytes.every((b, k) => b - first.bytes[k]! <= opts.maxBytes)) return;
+      if (now - t0 > opts.timeoutMs) {
+        const busiest = Math.max(...last.bytes.map((b, k) => b - first.bytes[k]!));
+        throw new Error(`wan links: not quiet after ${opts.timeoutMs} ms (busiest link moved ${busiest} B in the last ${Math.round(last.at - first.at)} ms, limit ${opts.maxBytes})`);
+      }
+      await new Promise((r) => setTimeout(r, poll));
+    }
+  }
+
   async close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     // let bytes still on the wire arrive (FINs included) before the relays go away

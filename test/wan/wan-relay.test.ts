@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { parseDuration, parseRate } from '../../node/testbed/wan.ts';
+import { parseDuration, parseRate, WanLinks } from '../../node/testbed/wan.ts';
 import { Bottleneck, WanRelay } from '../../node/testbed/wan-relay.ts';
 
 interface Sink {
@@ -200,5 +200,34 @@ describe('wan relay', function () {
     const firstAfter = target.conns[0]!.arrivals[1]!.at;
     assert.ok(firstAfter - t0 >= stallMs, `first byte after the stall began arrived after ${(firstAfter - t0).toFixed(1)} ms (< ${stallMs} ms)`);
     assert.deepEqual(Buffer.concat(target.conns[0]!.data).subarray(1), msg);
+  });
+
+  it('links are quiet only a full window after the last byte moved, and say so when they never are', async () => {
+    const targets = [await sink(), await sink()];
+    const links = await WanLinks.start({ rttMs: 20, rateBps: 100e6 }, targets.map((t) => t.port));
+    cleanup.push(() => Promise.all(links.relays.map((r) => r.relay.close())).then(() => undefined), ...targets.map((t) => () => new Promise<void>((r) => t.server.close(() => r()))));
+    const client = await connect(links.relayPort(0, 1));
+    cleanup.push(() => void client.destroy());
+    let lastWrite = 0;
+    let sent = 0;
+    const writer = setInterval(() => {
+      client.write(randomBytes(64 * 1024));
+      lastWrite = performance.now();
+      if (++sent === 12) clearInterval(writer);
+    }, 40);
+    cleanup.push(() => clearInterval(writer));
+    const windowMs = 300;
+    await links.quiet({ windowMs, maxBytes: 1000, timeoutMs: 20_000, pollMs: 10 });
+    const quietAt = performance.now();
+    assert.equal(sent, 12, 'quiet while still sending');
+    assert.ok(quietAt - lastWrite >= windowMs, `quiet ${(quietAt - lastWrite).toFixed(0)} ms after the last write (< ${windowMs} ms)`);
+    await until(() => (target1Bytes() === 12 * 64 * 1024));
+    function target1Bytes() {
+      return targets[1]!.conns.reduce((a, c) => a + (c.arrivals.at(-1)?.bytes ?? 0), 0);
+    }
+    // a link that keeps carrying traffic is never quiet: the wait fails with the busiest link's bytes
+    const busy = setInterval(() => client.write(randomBytes(16 * 1024)), 20);
+    cleanup.push(() => clearInterval(busy));
+    await assert.rejects(links.quiet({ windowMs: 200, maxBytes: 1000, timeoutMs: 800, pollMs: 10 }), /not quiet after 800 ms \(busiest link moved \d+ B/);
   });
 });
