@@ -8,7 +8,7 @@
 // printed beside the wall-clock one).
 //   build: buildCryptogramV2 (its mask keys: self HKDF, n − 1 X25519 + HKDF; quantize; n keystreams
 //       added in one blocked pass) / AES of n keystreams of 4·d bytes.
-//   unmask: unmaskAggregate with no dropout (sum of the n cryptograms and removal of the n self masks in one blocked pass) /
+//   unmask: unmaskAndDecodeOverU3 with no dropout, the node's call (sum of the n cryptograms, removal of the n self masks and decoding in one blocked pass) /
 //       AES of n keystreams; GB/s = n·4·d cryptogram bytes / time.
 // The AES reference runs node:crypto's cipher.update over 64 KiB and over 1 MiB blocks of zeros
 // and takes the faster of the two medians: the raw keystream cost, allocation included.
@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { attemptScaleV2, buildCryptogramV2, defaultThreshold, generateRoundSecrets, quantize, unmaskAggregate, weightOverU2, type AttemptV2 } from '../protocol/index.ts';
+import { attemptScaleV2, buildCryptogramV2, defaultThreshold, generateRoundSecrets, quantize, unmaskAndDecodeOverU3, weightOverU2, type AttemptV2 } from '../protocol/index.ts';
 import { arg, flag, say } from './args.ts';
 
 const json = flag('--json');
@@ -147,7 +147,7 @@ function v2Attempt(n: number) {
     ids,
     att,
     build: (j: number, update: Float32Array) => buildCryptogramV2(att, { id: ids[j]!, ...secrets[j]! }, update),
-    unmask: (cryptograms: ReadonlyMap<string, Uint32Array>) => unmaskAggregate(att, ids, cryptograms, seeds, new Map()),
+    unmask: (cryptograms: ReadonlyMap<string, Uint32Array>) => unmaskAndDecodeOverU3(att, ids, cryptograms, seeds, new Map()),
   };
 }
 
@@ -186,7 +186,7 @@ for (const d of ds) {
     say(
       `n=${n} d=${d}: quantize ${row.quantize_ms} ms; ` +
         `v2 buildCryptogramV2 (n keystreams) ${row.v2_mask_ms} vs ${row.aes_n_ms} ms: ratio ${row.ratio_v2} (cpu ${row.ratio_v2_cpu}); ` +
-        `v2 unmaskAggregate ${row.unmask_v2_ms} ms = ${row.unmask_v2_gbps} GB/s (cpu ${row.unmask_v2_gbps_cpu}), ratio to AES of n ${row.ratio_unmask_v2}; ` +
+        `v2 unmaskAndDecodeOverU3 ${row.unmask_v2_ms} ms = ${row.unmask_v2_gbps} GB/s (cpu ${row.unmask_v2_gbps_cpu}), ratio to AES of n ${row.ratio_unmask_v2}; ` +
         `peak +${row.peak_build_mib} MiB v2 build, +${row.peak_aggregate_mib} MiB v2 unmask (4·d = ${row.cryptogram_mib} MiB); load ${row.load1}`,
     );
   }
@@ -208,7 +208,7 @@ if (write) {
     'Ratios and GB/s are wall-clock, with the CPU-time figure in parentheses (less sensitive to other load on the machine).',
     '',
     '- **v2 build**: `buildCryptogramV2` (mask keys, quantize, self mask + n − 1 pairwise masks in one blocked pass) over AES of n keystreams of 4·d bytes. The quantize column is the JavaScript `quantize` alone.',
-    '- **v2 unmask**: `unmaskAggregate` with no dropout (the n cryptograms summed and the n self masks removed in one blocked pass), its ratio to AES of n keystreams, and n·4·d bytes over its time.',
+    '- **v2 unmask**: `unmaskAndDecodeOverU3`, the node\'s call, with no dropout (the n cryptograms summed, the n self masks removed and the FedAvg delta decoded in one blocked pass), its ratio to AES of n keystreams, and n·4·d bytes over its time.',
     '- **peak**: RSS above the baseline, in a fresh process, while building one v2 cryptogram (its own 4·d bytes included) / while unmasking n of them (the n inputs already held; the 4·d-byte result included).',
     '',
     '| n | d | quantize ms | v2 build ms | AES n ms | v2 build/AES (cpu) | v2 unmask ms | v2 unmask/AES | v2 unmask GB/s | peak MiB build / unmask | load |',

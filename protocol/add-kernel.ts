@@ -194,7 +194,15 @@ type BlockSource = (j: number, byteStart: number, bytes: number) => Uint8Array;
  * writes the block's first term into the module's target region, source j's block is added or
  * subtracted (j = 0..count−1), and the target region is copied to `out`.
  */
-function simdPass(kernel: Simd, out: Uint8Array, first: (mem: Uint8Array, s: number, len: number, padded: number) => void, count: number, block: BlockSource, signs: ArrayLike<1 | -1>): void {
+function simdPass(
+  kernel: Simd,
+  out: Uint8Array,
+  first: (mem: Uint8Array, s: number, len: number, padded: number) => void,
+  count: number,
+  block: BlockSource,
+  signs: ArrayLike<1 | -1>,
+  last?: (padded: number) => void,
+): void {
   const mem = new Uint8Array(kernel.memory.buffer);
   for (let s = 0; s < out.length; s += BLOCK_BYTES) {
     const len = Math.min(BLOCK_BYTES, out.length - s);
@@ -205,6 +213,7 @@ function simdPass(kernel: Simd, out: Uint8Array, first: (mem: Uint8Array, s: num
       if (signs[j] === 1) kernel.add(0, BLOCK_BYTES, padded);
       else kernel.sub(0, BLOCK_BYTES, padded);
     }
+    last?.(padded);
     out.set(mem.subarray(0, len), s);
   }
 }
@@ -274,26 +283,63 @@ export function quantizeAddBlocks(
 
 /** out = Σ_i terms_i + Σ_j signs[j] · source_j (mod 2^32), in one pass over blocks. */
 export function sumAddBlocks(terms: readonly Uint32Array[], count: number, block: BlockSource, signs: ArrayLike<1 | -1>, useSimd = simdAvailable): Uint32Array {
-  const d = terms[0]?.length ?? 0;
-  for (const t of terms) if (t.length !== d) throw new Error('add kernel: terms of different lengths');
-  const bytes = terms.map(bytesOf);
+  const d = checkTerms(terms);
   const out = new Uint32Array(d);
   if (useSimd && simd) {
-    const kernel = simd;
-    simdPass(kernel, bytesOf(out), (mem, s, len, padded) => {
-      if (bytes.length === 0) mem.fill(0, 0, len);
-      else mem.set(bytes[0]!.subarray(s, s + len), 0);
-      for (let i = 1; i < bytes.length; i++) {
-        mem.set(bytes[i]!.subarray(s, s + len), BLOCK_BYTES);
-        kernel.add(0, BLOCK_BYTES, padded);
-      }
-    }, count, block, signs);
+    simdPass(simd, bytesOf(out), sumFirst(simd, terms.map(bytesOf)), count, block, signs);
     return out;
   }
+  const bytes = terms.map(bytesOf);
   const ones = new Array<1>(bytes.length).fill(1);
   addBlocks(out, bytes.length, (i, s, len) => bytes[i]!.subarray(s, s + len), ones, false);
   addBlocks(out, count, block, signs, false);
   return out;
+}
+
+/**
+ * decodeBlocks(sumAddBlocks(terms, count, block, signs), scale, n2, n3) in one pass over blocks:
+ * each block is summed, its masks added or removed and decoded while it sits in the kernel, so
+ * neither the aggregate's words nor a second pass over them exist. Where the kernel cannot decode
+ * exactly (no WebAssembly SIMD, or S not a power of two) it is the two calls.
+ */
+export function sumAddDecodeBlocks(
+  terms: readonly Uint32Array[],
+  count: number,
+  block: BlockSource,
+  signs: ArrayLike<1 | -1>,
+  decode: { scale: number; n2: number; n3: number },
+  useSimd = simdAvailable,
+): Float32Array {
+  const inverse = 1 / decode.scale;
+  if (!(useSimd && simd && decodesInKernel(decode.scale))) return decodeBlocks(sumAddBlocks(terms, count, block, signs, useSimd), decode.scale, decode.n2, decode.n3, useSimd);
+  const kernel = simd;
+  const out = new Float32Array(checkTerms(terms));
+  simdPass(kernel, bytesOf(out), sumFirst(kernel, terms.map(bytesOf)), count, block, signs, (padded) => kernel.decode(0, 0, padded, inverse, decode.n2, decode.n3));
+  return out;
+}
+
+function checkTerms(terms: readonly Uint32Array[]): number {
+  const d = terms[0]?.length ?? 0;
+  for (const t of terms) if (t.length !== d) throw new Error('add kernel: terms of different lengths');
+  return d;
+}
+
+/** simdPass's first step for a sum: the block of the first term (or zeros), plus every other term's. */
+function sumFirst(kernel: Simd, bytes: readonly Uint8Array[]): (mem: Uint8Array, s: number, len: number, padded: number) => void {
+  return (mem, s, len, padded) => {
+    if (bytes.length === 0) mem.fill(0, 0, len);
+    else mem.set(bytes[0]!.subarray(s, s + len), 0);
+    for (let i = 1; i < bytes.length; i++) {
+      mem.set(bytes[i]!.subarray(s, s + len), BLOCK_BYTES);
+      kernel.add(0, BLOCK_BYTES, padded);
+    }
+  };
+}
+
+/** Whether the kernel decodes exactly: S a power of two whose inverse is a finite float64. */
+function decodesInKernel(scale: number): boolean {
+  const inverse = 1 / scale;
+  return isPowerOfTwo(scale) && inverse > 0 && Number.isFinite(inverse);
 }
 
 /**
@@ -304,7 +350,7 @@ export function sumAddBlocks(terms: readonly Uint32Array[], count: number, block
 export function decodeBlocks(a: Uint32Array, scale: number, n2: number, n3: number, useSimd = simdAvailable): Float32Array {
   const out = new Float32Array(a.length);
   const inverse = 1 / scale;
-  if (useSimd && simd && isPowerOfTwo(scale) && inverse > 0 && Number.isFinite(inverse)) {
+  if (useSimd && simd && decodesInKernel(scale)) {
     const mem = new Uint8Array(simd.memory.buffer);
     const ab = bytesOf(a);
     const ob = bytesOf(out);

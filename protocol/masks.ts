@@ -3,7 +3,7 @@
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { addBlocks, BLOCK_BYTES, quantizeAddBlocks, quantizeInKernel, simdAvailable, sumAddBlocks } from './add-kernel.ts';
+import { addBlocks, BLOCK_BYTES, quantizeAddBlocks, quantizeInKernel, simdAvailable, sumAddBlocks, sumAddDecodeBlocks } from './add-kernel.ts';
 import { quantize } from './encoding.ts';
 import { fail } from './errors.ts';
 
@@ -80,6 +80,14 @@ export function quantizeAndMask(
  */
 export function sumAndMask(terms: readonly Uint32Array[], keys: readonly Uint8Array[], signs: readonly (1 | -1)[], useKernel = simdAvailable): Uint32Array {
   return sumAddBlocks(terms, keys.length, keystreamBlocks(keys, signs), signs, useKernel);
+}
+
+/**
+ * decode(sumAndMask(terms, keys, signs)) with decode(a) = float32(((int32(a)/S)·N2)/N3), in the
+ * same one pass over blocks: the aggregate's words are never materialized.
+ */
+export function sumAndMaskDecoded(terms: readonly Uint32Array[], keys: readonly Uint8Array[], signs: readonly (1 | -1)[], decode: { scale: number; n2: number; n3: number }, useKernel = simdAvailable): Float32Array {
+  return sumAddDecodeBlocks(terms, keys.length, keystreamBlocks(keys, signs), signs, decode, useKernel);
 }
 
 /** The keystream bytes of AES-256-CTR(key = seed, counter block = 0^128). */

@@ -4,12 +4,12 @@
 // U2, cryptograms (self mask + pairwise masks) in ≤ 1 MiB chunks, U3, consents, reveals, and the
 // unmasking from the reconstructed and verified self-mask seeds. No site drops out (U3 = U2 = U1),
 // so no s_sk is ever revealed. The same library calls as the node (buildCryptogramV2,
-// unmaskAggregate, decodeAggregateOverU3), minus libp2p. After each round the raw AES-256-CTR
+// unmaskAndDecodeOverU3), minus libp2p. After each round the raw AES-256-CTR
 // keystreams a site needs (n to mask, n to unmask) are timed in the same process, for the ratio.
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { BLOCK_BYTES } from '../../protocol/add-kernel.ts';
-import { addKeystreams, attemptFromLists, AttemptV2, buildCryptogramV2, checkAnnouncedKeys, checkReveal, chunkCryptogramV2, compareIds, computeShares, consentCount, CryptogramAssemblerV2, dealShares, decodeAggregateOverU3, decodeEnvelopeV2, defaultThreshold, encodeEnvelopeV2, EnvelopeV2, generateRoundSecrets, HeldShare, KindV2, listHash, MessageV2, OpenedShares, openShares, pairMaskSeed, quantizeV2, randomCoefficients, recoverSelfSeed, revealFor, selfCommit, selfMaskKey, ShareDealingV2, shareXs, signingPublicKey, sortedU2, unmaskAggregate, utf8 } from '../../protocol/index.ts';
+import { addKeystreams, attemptFromLists, AttemptV2, buildCryptogramV2, checkAnnouncedKeys, checkReveal, chunkCryptogramV2, compareIds, computeShares, consentCount, CryptogramAssemblerV2, dealShares, decodeEnvelopeV2, defaultThreshold, encodeEnvelopeV2, EnvelopeV2, generateRoundSecrets, HeldShare, KindV2, listHash, MessageV2, OpenedShares, openShares, pairMaskSeed, quantizeV2, randomCoefficients, recoverSelfSeed, revealFor, selfCommit, selfMaskKey, ShareDealingV2, shareXs, signingPublicKey, sortedU2, unmaskAndDecodeOverU3, utf8 } from '../../protocol/index.ts';
 import { since, type ProtectionMode, type RoundOutput, type SiteUpdate } from './types.ts';
 
 const CONSORTIUM = 'flnode-bench';
@@ -73,7 +73,7 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
     return k;
   };
   const decodeOpts = { consortium: CONSORTIUM, publicKeyOf: (s: string) => publics.get(s) };
-  // Per round: P+A+U, buildCryptogramV2 (mean over sites), unmaskAggregate, and the raw AES reference.
+  // Per round: P+A+U, buildCryptogramV2 (mean over sites), unmaskAndDecodeOverU3, and the raw AES reference.
   const tally = { rounds: 0, cost: 0, build: 0, unmask: 0, aes: 0, n: 0 };
   const ms = (s: number) => `${(1000 * s / tally.rounds).toFixed(2)} ms`;
   const reference = () =>
@@ -81,7 +81,7 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
       ? ''
       : ` Raw AES-256-CTR of the 2n = ${2 * tally.n} keystreams of 4·d bytes a site needs (n to mask, n to unmask; 64 KiB blocks), timed after each round in the same process: ${ms(tally.aes)} per round; ` +
         `P+A+U / AES = ${(tally.cost / tally.aes).toFixed(2)}; buildCryptogramV2 ${ms(tally.build)} = ${((2 * tally.build) / tally.aes).toFixed(2)}× its n keystreams; ` +
-        `unmaskAggregate (sum of U3's cryptograms and removal of n self masks, one pass) ${ms(tally.unmask)} = ${((2 * tally.unmask) / tally.aes).toFixed(2)}× its n keystreams.`;
+        `unmaskAndDecodeOverU3 (sum of U3's cryptograms, removal of n self masks and decoding, one pass) ${ms(tally.unmask)} = ${((2 * tally.unmask) / tally.aes).toFixed(2)}× its n keystreams.`;
   return {
     name: 'cryptogram',
     describe: () =>
@@ -89,7 +89,7 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
       `dealt under AES-256-GCM with commitments, quantize + self mask + pairwise AES-256-CTR masks over Z_2^32 in one blocked pass (buildCryptogramV2), per-coordinate clip C = ${clip}, ` +
       'exact S = 2^e with n·C·S ≤ 2^31−1−n; Ed25519-signed v2 envelopes for keys, U1/U2/U3 lists, dealings, ≤1 MiB chunks, consents and reveals; ' +
       'unmasking from t verified shares of every self-mask seed. No dropout: U3 = U2. The aggregator only relays (aggregate = 0): every member sums U3\'s cryptograms ' +
-      'inside unmaskAggregate, in the same pass that removes the masks.' + reference(),
+      'inside unmaskAndDecodeOverU3, in the same pass that removes the masks and decodes (unprotect = 0).' + reference(),
     async aggregate(updates: readonly SiteUpdate[], round: number): Promise<RoundOutput> {
       const n = updates.length;
       const d = updates[0]!.delta.length;
@@ -184,9 +184,9 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
       const reveals = ids.map((h) => ({ holder: h, body: bodyOf(wire(h, { kind: KindV2.Reveal, body: { ...binding, u3Hash, shares: revealFor(u2.members, u3.members, held.get(h)!) } }), KindV2.Reveal) }));
 
       // 6. unmasking (every member does the same from the same messages: timed once): t verified
-      //    shares per self-mask seed, then U3's cryptograms summed and all self masks removed in one
-      //    pass, then decoding.
-      let t0 = performance.now();
+      //    shares per self-mask seed, then U3's cryptograms summed, all self masks removed and the
+      //    FedAvg delta decoded in one pass.
+      const t0 = performance.now();
       for (const r of reveals) checkReveal(u2.members, u3.members, r.body.shares);
       const seeds = new Map(
         u3.members.map((owner) => {
@@ -199,12 +199,10 @@ export function cryptogramMode(opts: { clip?: number } = {}): ProtectionMode {
         }),
       );
       const u0 = performance.now();
-      const unmasked = unmaskAggregate(att, u3.members, received, seeds, new Map());
+      const aggregate = unmaskAndDecodeOverU3(att, u3.members, received, seeds, new Map());
       const unmaskAggregateS = since(u0);
       const unmask = since(t0);
-      t0 = performance.now();
-      const aggregate = decodeAggregateOverU3(att, u3.members, unmasked);
-      const unprotect = since(t0);
+      const unprotect = 0; // decoded inside the unmasking pass, as the node does
 
       const mean = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0) / n;
       const times = { protect: mean(protect), communicate: mean(communicate), aggregate: 0, unmask, unprotect };

@@ -3,7 +3,7 @@
 // ≥ t shares that match the dealer's commitments and verified. There is no aggregate record: each
 // member commits the model it computed (all compute the same bytes).
 import { applyAggregate, modelHash, toHex } from '../../protocol/index.ts';
-import { attemptFromLists, checkReveal, decodeAggregateOverU3, recoverMaskSecret, recoverSelfSeed, unmaskAggregate, type HeldShare, type ShareKind } from '../../protocol/v2/index.ts';
+import { attemptFromLists, checkReveal, recoverMaskSecret, recoverSelfSeed, unmaskAndDecodeOverU3, type HeldShare, type ShareKind } from '../../protocol/v2/index.ts';
 import type { AttemptData } from './attempt-book.ts';
 import type { RoundContext } from './context.ts';
 import { consents } from './participant.ts';
@@ -69,7 +69,6 @@ export function tryUnmask(ctx: RoundContext, d: AttemptData): Unmasked | null {
     return null; // not enough verified shares yet
   }
   const att = attemptFromLists(ref, ctx.manifest.plan.clip, ctx.threshold, u1.body, u2.body);
-  const sum = unmaskAggregate(att, u3ids, cryptograms, seeds, secrets);
-  const next = applyAggregate(ctx.weights, decodeAggregateOverU3(att, u3ids, sum));
+  const next = applyAggregate(ctx.weights, unmaskAndDecodeOverU3(att, u3ids, cryptograms, seeds, secrets));
   return { next, hash: toHex(modelHash(next)), u2: [...u2ids], u3: [...u3ids] };
 }

@@ -52,6 +52,10 @@ export function fedAvgWeightsV2(samples: readonly number[]): { total: number; we
 
 /** float32(((int32(A) / S) · N2) / N3), evaluated left to right in float64: the FedAvg delta over U3. */
 export function decodeAggregateV2(aggregate: Uint32Array, scale: number, n2: number, n3: number): Float32Array {
-  if (!(scale > 0) || !(n2 >= 1) || !(n3 >= 1) || n3 > n2) fail('BAD_PARAMS', 'decode needs S > 0 and 1 ≤ N3 ≤ N2');
+  checkDecodeParams({ scale, n2, n3 });
   return decodeBlocks(aggregate, scale, n2, n3);
+}
+
+export function checkDecodeParams(p: { scale: number; n2: number; n3: number }): void {
+  if (!(p.scale > 0) || !(p.n2 >= 1) || !(p.n3 >= 1) || p.n3 > p.n2) fail('BAD_PARAMS', 'decode needs S > 0 and 1 ≤ N3 ≤ N2');
 }

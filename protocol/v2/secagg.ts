@@ -5,8 +5,8 @@ import { compareIds, concat, utf8 } from '../bytes.ts';
 import { quantize } from '../encoding.ts';
 import { fail } from '../errors.ts';
 import { sharedSecret, sharedSecrets } from '../keys.ts';
-import { hkdfSha256, quantizeAndMask, sumAndMask, writeWordsLE } from '../masks.ts';
-import { decodeAggregateV2, exactScale, fedAvgWeightsV2 } from './encoding.ts';
+import { hkdfSha256, quantizeAndMask, sumAndMask, sumAndMaskDecoded, writeWordsLE } from '../masks.ts';
+import { checkDecodeParams, decodeAggregateV2, exactScale, fedAvgWeightsV2 } from './encoding.ts';
 import { consortiumSaltV2, idPair, roundAttemptBytes, type AttemptRef } from './secrets.ts';
 import { checkMemberId } from './threshold.ts';
 
@@ -111,6 +111,33 @@ export function unmaskAggregate(
   selfSeeds: ReadonlyMap<string, Uint8Array>,
   droppedSecrets: ReadonlyMap<string, Uint8Array>,
 ): Uint32Array {
+  const { terms, keys, signs } = unmaskInputs(att, u3, cryptograms, selfSeeds, droppedSecrets);
+  return sumAndMask(terms, keys, signs);
+}
+
+/**
+ * decodeAggregateOverU3(att, u3, unmaskAggregate(att, u3, …)) in unmaskAggregate's one pass: each
+ * block is summed, unmasked and decoded while it sits in cache (bit-identical to the two calls).
+ */
+export function unmaskAndDecodeOverU3(
+  att: AttemptV2,
+  u3: readonly string[],
+  cryptograms: ReadonlyMap<string, Uint32Array>,
+  selfSeeds: ReadonlyMap<string, Uint8Array>,
+  droppedSecrets: ReadonlyMap<string, Uint8Array>,
+): Float32Array {
+  const { terms, keys, signs } = unmaskInputs(att, u3, cryptograms, selfSeeds, droppedSecrets);
+  return sumAndMaskDecoded(terms, keys, signs, decodeParamsOverU3(att, u3));
+}
+
+/** The checked cryptograms of U3 and the AES keys and signs of every mask unmasking removes. */
+function unmaskInputs(
+  att: AttemptV2,
+  u3: readonly string[],
+  cryptograms: ReadonlyMap<string, Uint32Array>,
+  selfSeeds: ReadonlyMap<string, Uint8Array>,
+  droppedSecrets: ReadonlyMap<string, Uint8Array>,
+): { terms: Uint32Array[]; keys: Uint8Array[]; signs: (1 | -1)[] } {
   const u2 = sortedU2(att);
   const inU3 = new Set(u3);
   if (inU3.size !== u3.length) fail('BAD_PARAMS', 'duplicate member in U3');
@@ -132,16 +159,24 @@ export function unmaskAggregate(
     keys.push(...pairMaskSeeds(att, j.id, sj, members3));
     for (const i of members3) signs.push(compareIds(i.id, j.id) < 0 ? -1 : 1);
   }
-  return sumAndMask(terms, keys, signs);
+  return { terms, keys, signs };
 }
 
 /** The decoded FedAvg delta over U3: float32(((int32(A)/S)·N2)/N3). */
 export function decodeAggregateOverU3(att: AttemptV2, u3: readonly string[], aggregate: Uint32Array): Float32Array {
+  const { scale, n2, n3 } = decodeParamsOverU3(att, u3);
+  return decodeAggregateV2(aggregate, scale, n2, n3);
+}
+
+/** S, N2 = Σ samples over U2 and N3 = Σ samples over U3, checked. */
+function decodeParamsOverU3(att: AttemptV2, u3: readonly string[]): { scale: number; n2: number; n3: number } {
   const u2 = sortedU2(att);
   const n2 = fedAvgWeightsV2(u2.map((m) => m.samples)).total;
   const set = new Set(u3);
   const n3 = u2.filter((m) => set.has(m.id)).reduce((s, m) => s + m.samples, 0);
-  return decodeAggregateV2(aggregate, attemptScaleV2(att), n2, n3);
+  const params = { scale: attemptScaleV2(att), n2, n3 };
+  checkDecodeParams(params);
+  return params;
 }
 
 /** SHA-256 of the cryptogram's little-endian bytes. */

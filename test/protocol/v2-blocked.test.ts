@@ -7,7 +7,7 @@ import { BLOCK_BYTES, decodeBlocks, simdAvailable } from '../../protocol/add-ker
 import { compareIds } from '../../protocol/bytes.ts';
 import { quantize, roundHalfEven } from '../../protocol/encoding.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { addKeystreams, quantizeAndMask, sumAndMask } from '../../protocol/masks.ts';
+import { addKeystreams, quantizeAndMask, sumAndMask, sumAndMaskDecoded } from '../../protocol/masks.ts';
 import {
   buildCryptogramV2,
   decodeAggregateOverU3,
@@ -16,6 +16,7 @@ import {
   pairMaskSeed,
   selfMaskKey,
   unmaskAggregate,
+  unmaskAndDecodeOverU3,
   type AttemptV2,
   type RoundSecrets,
 } from '../../protocol/v2/index.ts';
@@ -111,6 +112,22 @@ describe('protocol v2: blocked one-pass cryptograms equal the straightforward de
       const n3 = att.u2.filter((m) => u3.includes(m.id)).reduce((s, m) => s + m.samples, 0);
       const decoded = decodeAggregateOverU3(att3, u3, a);
       assert.deepEqual(decoded, Float32Array.from(a, (w) => (((w | 0) / scale) * n2) / n3), `decode, d = ${d}`);
+      // the node's one pass: summed, unmasked and decoded per block, bit for bit the same floats
+      assert.deepEqual(unmaskAndDecodeOverU3(att3, u3, cryptograms, selfSeeds, droppedSecrets), decoded, `one pass, d = ${d}`);
+    }
+  });
+
+  it('sumAndMaskDecoded = decode(sumAndMask) in the kernel and without it, for exact and inexact scales', () => {
+    for (const [t, d] of SIZES.entries()) {
+      const terms = Array.from({ length: 1 + (t % 4) }, () => new Uint32Array(rnd(4 * d).buffer));
+      const keys = Array.from({ length: t % 5 }, () => rnd(32));
+      const signs = keys.map(() => (Math.random() < 0.5 ? 1 : -1) as 1 | -1);
+      const sum = sumAndMask(terms, keys, signs);
+      for (const [scale, n2, n3] of [[2 ** 29, 4711, 3000], [2 ** 3, 7, 7], [1e6, 10, 9], [2 ** -3, 5, 1]] as const) {
+        const want = Float32Array.from(sum, (w) => (((w | 0) / scale) * n2) / n3);
+        assert.deepEqual(sumAndMaskDecoded(terms, keys, signs, { scale, n2, n3 }), want, `d = ${d}, S = ${scale}`);
+        assert.deepEqual(sumAndMaskDecoded(terms, keys, signs, { scale, n2, n3 }, false), want, `fallback, d = ${d}, S = ${scale}`);
+      }
     }
   });
 
