@@ -184,7 +184,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
  * FLNODE_TEST_CRASH_AT="<round>:<point>[,...]" makes the process SIGKILL itself on reaching that
  * point (a phase name: `dealing`, `training`, `collecting`, `unmasking`, `verifying`; or a step:
  * `secrets-persisted`, `dealing-persisted`, `list-persisted`, `cryptogram-persisted`,
- * `cryptogram-published`, `reveal-persisted`, `reveal-sent`), so that a crash of each role in each
+ * `cryptogram-published`, `reveal-saved`, `reveal-persisted`, `reveal-sent`), so that a crash of each role in each
  * phase is reproducible rather than a matter of timing; FLNODE_TEST_TRAIN_DELAY_MS makes a slow
  * site; `fault` (FLNODE_TEST_FAULT) an equivocating member or a faulty aggregator (`equivocate`,
  * `false-dropout`, `split-u3`).

@@ -225,5 +225,10 @@ export class MemberRole {
     ctx.book.revealedBy.set(env.sender, a);
     await this.save(env, bytes);
     ctx.state.lastProgressAt = ctx.clock.now();
+    if (env.sender === ctx.self && !ctx.state.revealed) {
+      // this node's own reveal, replayed after a crash between saving it and persisting the decision
+      ctx.state.revealed = { attempt: a, u3Hash: toHex(env.body.u3Hash) };
+      await ctx.persist();
+    }
   }
 }

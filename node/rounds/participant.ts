@@ -138,6 +138,7 @@ export async function reveal(ctx: RoundContext): Promise<void> {
   const body = { ...ctx.binding(), u3Hash: d.u3.hash, shares };
   const bytes = ctx.sign({ kind: KindV2.Reveal, body }, d.attempt);
   await ctx.store.saveEnvelope(r, d.attempt, KindV2.Reveal, ctx.self, bytes);
+  ctx.hooks.reached(r, 'reveal-saved'); // a crash here: the replayed envelope restores the decision (member.ts onReveal)
   ctx.state.revealed = { attempt: d.attempt, u3Hash: d.u3.hex };
   await ctx.persist();
   ctx.hooks.reached(r, 'reveal-persisted');

@@ -6,7 +6,7 @@ import { SimWorld, type SimOptions } from './sim-world.ts';
 import { Rng } from './sim-rng.ts';
 
 /** Every point EngineHooks.reached is called with (phases entered and steps of a round). */
-export const CRASH_POINTS = ['keys', 'dealing', 'training', 'collecting', 'unmasking', 'verifying', 'secrets-persisted', 'dealing-persisted', 'list-persisted', 'cryptogram-persisted', 'cryptogram-published', 'reveal-persisted', 'reveal-sent'] as const;
+export const CRASH_POINTS = ['keys', 'dealing', 'training', 'collecting', 'unmasking', 'verifying', 'secrets-persisted', 'dealing-persisted', 'list-persisted', 'cryptogram-persisted', 'cryptogram-published', 'reveal-saved', 'reveal-persisted', 'reveal-sent'] as const;
 
 export interface SeedResult {
   seed: number;

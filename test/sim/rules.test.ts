@@ -576,6 +576,30 @@ describe('sim v2: a crash at every crash point never makes a second, different m
   }
 });
 
+describe('sim v2: a crash between saving the reveal and persisting the decision', function () {
+  this.timeout(60_000);
+
+  it('the replayed reveal restores the decision before anything else runs: the restarted member counts as revealed, sends no second reveal, and all finish on one model', async () => {
+    const w = await SimWorld.create({ seed: 117, nodes: 4, rounds: 1, trainMs: [1, 5] });
+    const victim = w.order(1)[2]!;
+    victim.crashAt.add('1:reveal-saved');
+    victim.restartAfterMs = null;
+    await w.start();
+    await w.run(30_000, () => victim.crashes === 1);
+    assert.equal(victim.crashes, 1, w.describe());
+    // restarted alone (nothing in or out), so the state it is in comes from its own disk only
+    for (const n of others(w, victim)) w.net.cut(victim.id, n.id);
+    w.restart(victim);
+    await w.run(2_000);
+    assert.equal(victim.engine.round.round, 1);
+    assert.equal(victim.engine.round.revealed?.attempt, 0, 'the decision to reveal for attempt 0 was restored from the saved envelope');
+    w.net.heal();
+    await finish(w);
+    assert.deepEqual(secondMessages(w), []);
+    assert.equal(new Set(w.nodes.map((n) => n.engine.global.hash)).size, 1);
+  });
+});
+
 describe('sim v2: a final attempt that stalls is never skipped', function () {
   this.timeout(60_000);
 
