@@ -15,7 +15,7 @@ export interface Unmasked {
   u3: string[];
 }
 
-/** What was tried last per attempt (reveals and cryptograms held): nothing is recomputed until it changes. */
+/** What was tried last per attempt (U3, reveals, cryptograms and dealings held): nothing is recomputed until it changes. */
 const tried = new WeakMap<AttemptData, string>();
 
 /** The new model from attempt d, or null while cryptograms or shares are missing (or d is not final). */
@@ -31,7 +31,9 @@ export function tryUnmask(ctx: RoundContext, d: AttemptData): Unmasked | null {
     cryptograms.set(id, c.c);
   }
   const reveals = [...d.reveals].filter(([, r]) => toHex(r.body.u3Hash) === u3.hex);
-  const tag = `${reveals.length}/${cryptograms.size}`;
+  // dealings count: a share is checked against its dealer's commitment, so a dealing that arrives
+  // after the reveals can make the reconstruction possible
+  const tag = `${u3.hex}/${reveals.length}/${cryptograms.size}/${d.dealings.size}`;
   if (tried.get(d) === tag) return null;
   tried.set(d, tag);
   if (reveals.length < ctx.threshold) return null;

@@ -27,6 +27,8 @@ export class SimNetwork {
    * the copies go out, so every receiver gets the same bytes.
    */
   tamper: ((bytes: Uint8Array, from: string) => Uint8Array | null) | null = null;
+  /** Drops one copy (or a direct answer) when it returns false: a message lost on one link only (tests of late messages). */
+  filter: ((bytes: Uint8Array, from: string, to: string) => boolean) | null = null;
   private readonly endpoints = new Map<string, SimEndpoint>();
   private readonly cuts = new Set<string>();
   private readonly lastArrival = new Map<string, number>();
@@ -98,7 +100,7 @@ export class SimNetwork {
       if (to === from || to.selfId === from.selfId) continue;
       this.stats.sent++;
       if (!to.alive) continue;
-      if (!this.linked(from.selfId, to.selfId)) {
+      if (!this.linked(from.selfId, to.selfId) || (this.filter && !this.filter(bytes, from.selfId, to.selfId))) {
         this.stats.cut++;
         continue;
       }
@@ -189,7 +191,7 @@ export class SimEndpoint implements Network {
         to.serve(copy, this.selfId, (answer) => {
           if (this.net.lose()) return;
           sched.schedule(this.net.delay(), `res:${to.host.name}>${this.host.name}`, () => {
-            if (!this.net.linked(peer, this.selfId)) return;
+            if (!this.net.linked(peer, this.selfId) || (answer && this.net.filter && !this.net.filter(answer, peer, this.selfId))) return;
             settle(() => (answer !== null && answer.length > opts.maxResponseBytes ? reject(new Error(`answer of ${answer.length} bytes exceeds ${opts.maxResponseBytes}`)) : resolve(answer)));
           });
         });

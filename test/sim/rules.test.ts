@@ -576,6 +576,37 @@ describe('sim v2: a crash at every crash point never makes a second, different m
   }
 });
 
+describe('sim v2: a dealing that arrives after every reveal', function () {
+  this.timeout(60_000);
+
+  it('the member that lacked it unmasks the attempt itself once it arrives, though every reveal came first', async () => {
+    const w = await SimWorld.create({ seed: 118, nodes: 4, rounds: 1, trainMs: [1, 5] });
+    const [, , dealer, late] = w.order(1) as SimNode[];
+    // To `late`: the dealer's dealing is held back until the test lets it through (`late` reveals
+    // after aggregateMs without the dealer's share). To everyone else: no reveal of another member
+    // until the test lets them through, so that nobody commits and `late` cannot fetch the model.
+    let holdDealing = true;
+    let holdReveals = true;
+    w.net.filter = (bytes, from, to) => {
+      if (to === late!.id) return !(holdDealing && from === dealer!.id && bytes[1] === KindV2.ShareDealing);
+      return !(holdReveals && bytes[1] === KindV2.Reveal);
+    };
+    await w.start();
+    const allRevealed = () => new Set(w.envelopes().filter((e) => e.env.kind === KindV2.Reveal && e.env.round === 1).map((e) => e.env.sender)).size === 4;
+    await w.run(60_000, allRevealed);
+    assert.ok(allRevealed(), w.describe());
+    await w.run(2_000); // every reveal reaches `late`; it cannot unmask: no commitments of the dealer's shares
+    assert.deepEqual(w.nodes.map((n) => n.engine.global.version), [0, 0, 0, 0], 'nobody unmasked yet');
+    holdDealing = false;
+    await w.run(5_000, () => late!.engine.global.version === 1);
+    assert.equal(late!.engine.global.version, 1, 'the dealing arrived and it did not unmask');
+    assert.equal(summary(late!, 1).attempt, 0);
+    holdReveals = false;
+    await finish(w);
+    assert.equal(new Set(w.nodes.map((n) => n.engine.global.hash)).size, 1);
+  });
+});
+
 describe('sim v2: a crash between saving the reveal and persisting the decision', function () {
   this.timeout(60_000);
 
