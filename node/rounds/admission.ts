@@ -61,7 +61,7 @@ export function admitRoundMessage(env: EnvelopeV2, v: AdmissionView): string | n
   // lists it: every member must count them alike. A void record is the admin's (its sender only
   // relays it).
   const stillCounted = env.kind === KindV2.Consent || env.kind === KindV2.Reveal || env.kind === KindV2.CryptogramChunk || env.kind === KindV2.VoidRound;
-  if (env.round === r && v.state.excluded.includes(env.sender) && !stillCounted) return 'sender equivocated in this round (excluded)';
+  if (env.round === r && v.state.excluded.includes(env.sender) && !stillCounted) return 'sender excluded for this round (equivocation or a proven bad dealing)';
   return null;
 }
 

@@ -4,7 +4,7 @@
 // rule). Detects equivocation: two different signed messages of one kind from one member for one
 // (r, a). Owns no persistence and decides no protocol rule beyond equivocation.
 import { toHex } from '../../protocol/index.ts';
-import { CryptogramAssemblerV2, cryptogramHashV2, KindV2, type ConsentV2, type CryptogramChunkV2, type KeyAnnouncementV2, type OpenedShares, type RevealV2, type ShareDealingV2, type U1ListV2, type U2ListV2, type U3ListV2 } from '../../protocol/v2/index.ts';
+import { CryptogramAssemblerV2, cryptogramHashV2, KindV2, type ComplaintV2, type ConsentV2, type CryptogramChunkV2, type KeyAnnouncementV2, type OpenedShares, type RevealV2, type ShareDealingV2, type U1ListV2, type U2ListV2, type U3ListV2 } from '../../protocol/v2/index.ts';
 
 export interface Signed<T> {
   body: T;
@@ -44,10 +44,12 @@ export class AttemptData {
   readonly dealings = new Map<string, Signed<ShareDealingV2>>();
   /** The shares this node holds, by dealer (its own included). */
   readonly held = new Map<string, OpenedShares>();
-  /** Dealers with a proven complaint (left out of U2). */
+  /** Dealers with a proven complaint (left out of U2, and excluded for the round). */
   readonly badDealers = new Set<string>();
   /** Complaints this node sent, by dealer. */
   readonly complained = new Set<string>();
+  /** Every complaint held, by `${complainer}/${dealer}` (an honest complaint is deterministic: a second, different one is equivocation). */
+  readonly complaints = new Map<string, Signed<ComplaintV2>>();
   /** Complete cryptograms, by sender (masked over some U2: `u2Hash`). */
   readonly cryptograms = new Map<string, Cryptogram>();
   readonly consents = new Map<string, Signed<ConsentV2>>();

@@ -39,7 +39,7 @@ export function failoverReason(ctx: RoundContext, now: number): string | null {
   const a = ctx.state.attempt;
   const agg = ctx.aggregatorOf(a);
   if (agg !== ctx.self && ctx.liveness.knownDead(agg, now)) return `aggregator ${ctx.names([agg])} is not live`;
-  if (ctx.excluded(agg)) return `aggregator ${ctx.names([agg])} equivocated`;
+  if (ctx.excluded(agg)) return `aggregator ${ctx.names([agg])} is excluded for this round (equivocation or a proven bad dealing)`;
   const d = ctx.book.peek(a);
   if (now <= stepDeadline(ctx, d)) return null;
   // Fewer than t members announced keys here: the others still work in earlier attempts and will

@@ -34,7 +34,7 @@ export function judgeU1(ctx: RoundContext, d: AttemptData, u1: U1ListV2, now: nu
   if (chain) return chain;
   for (const e of u1.members) {
     if (!ctx.members.includes(e.id)) return `lists ${e.id.slice(-8)}, not a member`;
-    if (ctx.excluded(e.id)) return `lists ${ctx.names([e.id])}, who equivocated`;
+    if (ctx.excluded(e.id)) return `lists ${ctx.names([e.id])}, who is excluded for this round`;
     const bad = reasonOf(() => checkAnnouncedKeys(e, maxSamplesOf(ctx.manifest, e.id) ?? 0));
     if (bad) return `entry of ${ctx.names([e.id])}: ${bad}`;
     // An entry must repeat the member's signed announcement: a substituted key would route that
@@ -52,7 +52,7 @@ export function judgeU2(ctx: RoundContext, d: AttemptData, u2: U2ListV2, now: nu
   const chain = reasonOf(() => checkListChain(ctx.ref(d.attempt), ctx.threshold, d.u1!.body, u2));
   if (chain) return chain;
   for (const id of u2.members) {
-    if (ctx.excluded(id)) return `lists ${ctx.names([id])}, who equivocated`;
+    if (ctx.excluded(id)) return `lists ${ctx.names([id])}, who is excluded for this round`;
     if (d.badDealers.has(id)) return `lists ${ctx.names([id])}, whose dealing has a proven complaint`;
   }
   const out = leftOut(ctx, d.dealings, u2.members, now, (id) => ctx.excluded(id) || d.badDealers.has(id));
@@ -62,7 +62,7 @@ export function judgeU2(ctx: RoundContext, d: AttemptData, u2: U2ListV2, now: nu
 export function judgeU3(ctx: RoundContext, d: AttemptData, u3: U3ListV2, now: number): string | null {
   const chain = reasonOf(() => checkListChain(ctx.ref(d.attempt), ctx.threshold, d.u1!.body, d.u2!.body, u3));
   if (chain) return chain;
-  for (const id of u3.members) if (ctx.excluded(id)) return `lists ${ctx.names([id])}, who equivocated`;
+  for (const id of u3.members) if (ctx.excluded(id)) return `lists ${ctx.names([id])}, who is excluded for this round`;
   const complete = [...d.cryptograms].filter(([, c]) => c.u2Hash === d.u2!.hex);
   const out = leftOut(ctx, complete, u3.members, now, (id) => ctx.excluded(id) || !d.u2!.body.members.includes(id));
   return out.length ? `leaves out ${ctx.names(out)}, whose complete cryptogram this node held for a liveness window` : null;

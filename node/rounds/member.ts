@@ -138,22 +138,37 @@ export class MemberRole {
       d.complained.add(dealer);
       ctx.record('bad-dealing', `${ctx.names([dealer])}'s shares for this node (round ${ctx.state.round} attempt ${a}) are bad (${(err as Error).message}); complaint sent`);
       const pairKey = shareKey(ctx.ref(a), dealer, ctx.self, mine.cSecret, cPublic);
-      const b = ctx.sign({ kind: KindV2.Complaint, body: { ...ctx.binding(), u1Hash: d.u1!.hash, dealer, pairKey } }, a);
+      const body = { ...ctx.binding(), u1Hash: d.u1!.hash, dealer, pairKey };
+      const b = ctx.sign({ kind: KindV2.Complaint, body }, a);
       await ctx.store.saveEnvelope(ctx.state.round, a, KindV2.Complaint, `${ctx.self}-${dealer}`, b);
+      d.complaints.set(`${ctx.self}/${dealer}`, { body, bytes: b, at: ctx.clock.now() });
       await ctx.publish(b, a, `complaint/${dealer}`);
-      await this.onComplaintFrom(d, ctx.self, dealer, pairKey);
+      await this.onComplaintFrom(d, ctx.self, dealer, pairKey, null);
     }
   }
 
   async onComplaint(env: Of<KindV2.Complaint>, bytes: Uint8Array): Promise<void> {
-    const d = this.ctx.book.of(env.attempt);
-    if (!d.u1 || !d.dealings.has(env.body.dealer)) return this.defer(d, bytes);
+    const { ctx } = this;
+    const d = ctx.book.of(env.attempt);
+    const dealer = env.body.dealer;
+    if (!d.u1 || !d.dealings.has(dealer)) return this.defer(d, bytes);
     if (!equalBytes(env.body.u1Hash, d.u1.hash)) return;
-    await this.save({ ...env, sender: `${env.sender}-${env.body.dealer}` } as EnvelopeV2, bytes);
-    await this.onComplaintFrom(d, env.sender, env.body.dealer, env.body.pairKey);
+    // one complaint per (complainer, dealer, attempt): a re-send is ignored, a different one is
+    // equivocation (each would cost a judgement and delay U2)
+    const kept = ctx.book.keep(d.complaints, env.kind, `${env.sender}/${dealer}`, { body: env.body, bytes, at: ctx.clock.now() });
+    if (kept === 'same') return;
+    if (kept !== 'new') return this.equivocated({ ...kept, sender: env.sender }, env.attempt);
+    await this.save({ ...env, sender: `${env.sender}-${dealer}` } as EnvelopeV2, bytes);
+    await this.onComplaintFrom(d, env.sender, dealer, env.body.pairKey, env.sender === ctx.self ? null : bytes);
   }
 
-  private async onComplaintFrom(d: AttemptData, from: string, dealer: string, pairKey: Uint8Array): Promise<void> {
+  /**
+   * Judges a complaint from the dealer's signed dealing alone. Proven: the dealer is left out of U2
+   * and excluded for the rest of the round, like an equivocator (PROTOCOL.md §5), and the dealing
+   * and complaint (`bytes`; null for this node's own, which it sends anyway) are re-published once
+   * as evidence, so that every honest member excludes it alike.
+   */
+  private async onComplaintFrom(d: AttemptData, from: string, dealer: string, pairKey: Uint8Array, bytes: Uint8Array | null): Promise<void> {
     const { ctx } = this;
     const entry = d.dealings.get(dealer)?.body.entries.find((e) => e.to === from);
     if (!entry || d.badDealers.has(dealer)) return;
@@ -166,7 +181,12 @@ export class MemberRole {
     d.lastInputAt = ctx.clock.now();
     if (verdict !== 'proven') return void ctx.log.info({ from: ctx.names([from]), dealer: ctx.names([dealer]) }, 'complaint not proven (the key does not open the share)');
     d.badDealers.add(dealer);
-    ctx.record('bad-dealing', `${ctx.names([dealer])} dealt a share to ${ctx.names([from])} that misses its commitment (round ${ctx.state.round} attempt ${d.attempt}): left out of U2`);
+    ctx.record('bad-dealing', `${ctx.names([dealer])} dealt a share to ${ctx.names([from])} that misses its commitment (round ${ctx.state.round} attempt ${d.attempt}): left out of U2 and excluded for the rest of the round`);
+    if (ctx.excluded(dealer)) return;
+    ctx.state.excluded.push(dealer);
+    await ctx.persist();
+    // (an excluded aggregator is failed over from, unless its attempt is final: failover.ts)
+    if (!this.replaying && bytes) for (const b of [d.dealings.get(dealer)!.bytes, bytes]) await ctx.outbox.publish(b);
   }
 
   async onU2(env: Of<KindV2.U2List>, bytes: Uint8Array): Promise<void> {

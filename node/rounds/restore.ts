@@ -36,6 +36,12 @@ export async function restoreRound(ctx: RoundContext, decode: (bytes: Uint8Array
     await own('keys', d.keys.get(ctx.self)?.bytes);
     await own('consent', d.consents.get(ctx.self)?.bytes, true);
     await own('reveal', d.reveals.get(ctx.self)?.bytes, true);
+    for (const [key, c] of d.complaints) {
+      const [from, dealer] = key.split('/');
+      if (from !== ctx.self) continue;
+      d.complained.add(dealer!); // reveal() waits for no share it already found bad
+      await own(`complaint/${dealer}`, c.bytes);
+    }
     if (ctx.aggregatorOf(d.attempt) === ctx.self) for (const l of [d.u1, d.u2, d.u3]) await own(`list/${l ? KindV2[l.bytes[1]!] : ''}`, l?.bytes, true);
   }
   ctx.log.info({ round: r, attempt: a, phase }, 'resuming round from disk');

@@ -407,6 +407,20 @@ describe('sim v2: a member that signs two different messages of one kind for one
     assertExcluded(w, e);
   });
 
+  it('two complaints against one dealer (the second shown to one member only): every honest member excludes the complainer alike', async () => {
+    const { w, e, m } = await world(119);
+    await w.start();
+    const dealer = w.honest.find((n) => n !== m)!;
+    await w.run(5_000, () => w.nodes.every((n) => signed(w, n, KindV2.ShareDealing, 1, 0).length === 1));
+    const binding = signed(w, e, KindV2.ShareDealing, 1, 0)[0]!.body;
+    const complaint = () => w.forge(e, 1, 0, { kind: KindV2.Complaint, body: { manifestHash: binding.manifestHash, baseModelHash: binding.baseModelHash, u1Hash: binding.u1Hash, dealer: dealer.id, pairKey: new Uint8Array(randomBytes(32)) } });
+    w.inject(complaint(), e, w.nodes.filter((n) => n !== e)); // a key that opens nothing: unproven, the dealer stays
+    await showOne(w, e, m, complaint());
+    await finish(w);
+    assertExcluded(w, e);
+    for (const n of w.honest) assert.ok(summary(n, 1).participants.includes(dealer.id), `the dealer was left out at ${n.name}`);
+  });
+
   it('two cryptograms (the equivocate hook): every honest member excludes it alike', async () => {
     const probe = await SimWorld.create({ seed: 112, nodes: 5, rounds: 1 });
     const ei = probe.order(1)[2]!.index;
@@ -447,6 +461,82 @@ describe('sim v2: a dealer whose share misses its commitment', function () {
       assert.ok(!(s.masked ?? []).includes(dealer.id), `${dealer.name} is in U2 at ${n.name}`);
       assert.equal(s.masked!.length, 4);
     }
+  });
+});
+
+describe('sim v2: a complainer restarted before its complaint got out', function () {
+  this.timeout(60_000);
+
+  it('re-sends its stored complaint after the restart: every honest member finds it proven and leaves the dealer out', async () => {
+    const probe = await SimWorld.create({ seed: 121, nodes: 5, rounds: 1 });
+    const [, , dp, , vp] = probe.order(1);
+    const w = await SimWorld.create({ seed: 121, nodes: 5, rounds: 1, trainMs: [1, 5], adversaries: [dp!.index] });
+    const dealer = w.nodes[dp!.index]!;
+    const victim = w.nodes[vp!.index]!;
+    w.net.tamper = (bytes, from) => {
+      if (from !== dealer.id || bytes[1] !== KindV2.ShareDealing) return bytes;
+      const env = w.decode(bytes) as Of<KindV2.ShareDealing>;
+      const entries = env.body.entries.map((x) => (x.to === victim.id ? { ...x, sCommit: new Uint8Array(32).fill(0xab) } : x));
+      return w.forge(dealer, env.round, env.attempt, { kind: KindV2.ShareDealing, body: { ...env.body, entries } });
+    };
+    // every copy of the complaint sent before the victim's crash is lost
+    let restarted = false;
+    w.net.filter = (bytes, from) => restarted || !(from === victim.id && bytes[1] === KindV2.Complaint);
+    await w.start();
+    await w.run(10_000, () => signed(w, victim, KindV2.Complaint, 1, 0).length > 0);
+    assert.ok(signed(w, victim, KindV2.Complaint, 1, 0).length > 0, w.describe());
+    w.crash(victim, null);
+    await w.run(300);
+    restarted = true;
+    w.restart(victim);
+    await finish(w);
+    for (const n of w.honest) {
+      assert.ok(eventsOf(n, 'bad-dealing').some((x) => x.detail.startsWith(`${dealer.name} dealt a share to ${victim.name} that misses its commitment`)), `${n.name} never got the complaint`);
+      const s = summary(n, 1);
+      assert.ok(!s.participants.includes(dealer.id) && !(s.masked ?? []).includes(dealer.id), `${dealer.name} is in the committed sets of ${n.name}`);
+    }
+    assert.equal(new Set(w.honest.map((n) => n.engine.global.hash)).size, 1);
+  });
+});
+
+describe('sim v2: a bad dealing that surfaces only after U2 (the dealer is in U2)', function () {
+  this.timeout(60_000);
+
+  it('the proven complaint excludes the dealer for the rest of the round at every honest member: it is in no U3 and no later list, and the round commits without it', async () => {
+    const probe = await SimWorld.create({ seed: 120, nodes: 5, rounds: 1 });
+    const [, , dp, , vp] = probe.order(1);
+    const w = await SimWorld.create({ seed: 120, nodes: 5, rounds: 1, trainMs: [1, 5], adversaries: [dp!.index] });
+    const dealer = w.nodes[dp!.index]!;
+    const victim = w.nodes[vp!.index]!;
+    // a bad share for the victim in every attempt; the victim gets the dealing only once U2 of
+    // that attempt is out, so the aggregator lists the dealer and the complaint comes after; no U3
+    // list is delivered before the complaint (else the round could end before anyone heard of it)
+    w.net.tamper = (bytes, from) => {
+      if (from !== dealer.id || bytes[1] !== KindV2.ShareDealing) return bytes;
+      const env = w.decode(bytes) as Of<KindV2.ShareDealing>;
+      const entries = env.body.entries.map((x) => (x.to === victim.id ? { ...x, sCommit: new Uint8Array(32).fill(0xab) } : x));
+      return w.forge(dealer, env.round, env.attempt, { kind: KindV2.ShareDealing, body: { ...env.body, entries } });
+    };
+    const u2Out = (a: number) => w.envelopes().some((e) => e.env.kind === KindV2.U2List && e.env.round === 1 && e.env.attempt === a);
+    const complained = () => w.envelopes().some((e) => e.env.kind === KindV2.Complaint && e.env.sender === victim.id);
+    w.net.filter = (bytes, from, to) => {
+      if (bytes[1] === KindV2.U3List) return complained();
+      return !(from === dealer.id && to === victim.id && bytes[1] === KindV2.ShareDealing && !u2Out(w.decode(bytes).attempt));
+    };
+    await w.start();
+    await finish(w);
+    const [u2] = w.envelopes().filter((e) => e.env.kind === KindV2.U2List && e.env.round === 1 && e.env.attempt === 0).map((e) => e.env as Of<KindV2.U2List>);
+    assert.ok(u2!.body.members.includes(dealer.id), 'the dealer is in U2 of attempt 0 (the complaint came after it)');
+    const complaintAt = w.envelopes().find((e) => e.env.kind === KindV2.Complaint && e.env.sender === victim.id)!.at;
+    const laterLists = w.envelopes().filter((e) => e.at > complaintAt && (e.env.kind === KindV2.U1List || e.env.kind === KindV2.U2List || e.env.kind === KindV2.U3List) && e.env.round === 1);
+    for (const l of laterLists) assert.ok(!(l.env as Of<KindV2.U1List | KindV2.U3List>).body.members.some((m) => (typeof m === 'string' ? m : m.id) === dealer.id), `${KindV2[l.env.kind]} of attempt ${l.env.attempt} names the dealer after the complaint`);
+    for (const n of w.honest) {
+      assert.ok(eventsOf(n, 'bad-dealing').some((x) => x.detail.startsWith(`${dealer.name} dealt a share to ${victim.name}`) && x.detail.endsWith('excluded for the rest of the round')), `${n.name} did not exclude the dealer: ${JSON.stringify(n.engine.events.map((e) => e.detail))}`);
+      const s = summary(n, 1);
+      assert.ok(!s.participants.includes(dealer.id), `${dealer.name} is in U3 at ${n.name}`);
+      assert.ok(s.attempt <= 1, `${n.name} needed attempt ${s.attempt}`);
+    }
+    assert.equal(new Set(w.honest.map((n) => n.engine.global.hash)).size, 1);
   });
 });
 
