@@ -22,13 +22,15 @@ export function stepDeadline(ctx: RoundContext, d: AttemptData | undefined): num
 /**
  * The latest attempt a' > the current one such that more than N − t members announced keys for
  * attempts ≥ a': those members left every earlier attempt (a member announces keys only for the
- * attempt it works in), so none of them can reach t any more. Null when there is none.
+ * attempt it works in), so none of them can reach t any more. N counts the members not excluded
+ * for the round (no list may name the others), so with N − 1 members left and t = N − 1 a single
+ * member ahead is enough. Null when there is none.
  */
 export function abandonedUpTo(ctx: RoundContext): number | null {
   const a = ctx.state.attempt;
   const latest = new Map<string, number>();
   for (const d of ctx.book.all()) if (d.attempt > a) for (const m of d.keys.keys()) if (!ctx.excluded(m)) latest.set(m, Math.max(latest.get(m) ?? 0, d.attempt));
-  const limit = ctx.members.length - ctx.threshold;
+  const limit = ctx.members.filter((m) => !ctx.excluded(m)).length - ctx.threshold;
   for (const x of [...new Set(latest.values())].sort((p, q) => q - p)) if ([...latest.values()].filter((v) => v >= x).length > limit) return x;
   return null;
 }

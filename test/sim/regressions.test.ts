@@ -107,4 +107,13 @@ describe('sim: regressions (seeds that found bugs), on protocol v2', function ()
     // (v1: the re-mask leaving out X was refused by X, which failed over; no later attempt reunited them)
     await clean(101);
   });
+
+  it('seed 200: with the equivocating member excluded (3 of 4 left, t = 3), the one honest member that failed over during a partition is followed', async () => {
+    // (it moved to attempt 4, the two others stayed in 3: "more than N − t = 1 members ahead" never
+    // held with the excluded member counted in N, and the round stalled)
+    const r = await runSeed(200);
+    assert.notEqual(r.malicious, null, 'the seed has its malicious member');
+    assert.deepEqual([...r.violations, ...r.errors], [], `plan: ${r.plan.join('; ')}`);
+    assert.notEqual(r.finishedAt, null, `plan: ${r.plan.join('; ')}`);
+  });
 });
