@@ -54,8 +54,13 @@ export class AttemptData {
   readonly cryptograms = new Map<string, Cryptogram>();
   readonly consents = new Map<string, Signed<ConsentV2>>();
   readonly reveals = new Map<string, Signed<RevealV2>>();
-  /** Messages that need a list or dealing this node does not hold yet (handled again when it arrives). */
-  deferred: Uint8Array[] = [];
+  /**
+   * Messages that need a list or dealing this node does not hold yet (handled again when it
+   * arrives): per sender and kind (and dealer, for complaints) the first one and the first
+   * different one (evidence of equivocation), so that one member cannot fill memory or crowd out
+   * others' (an honest re-send is the same message).
+   */
+  deferred = new Map<string, Uint8Array[]>();
   /** When the last dealing, complaint or cryptogram arrived (the aggregator lets them settle). */
   lastInputAt = 0;
   private readonly assemblers = new Map<string, { hash: string; asm: CryptogramAssemblerV2 }>();

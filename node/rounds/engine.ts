@@ -254,12 +254,16 @@ export class RoundEngine {
 
   /** A deferred envelope (it needed a list or dealing that has arrived since). */
   private async rehandle(bytes: Uint8Array): Promise<void> {
+    let env: EnvelopeV2;
     try {
-      const env = this.gate.decodeDirect(bytes, MAX_MODEL_ENVELOPE_BYTES_V2);
-      if (env.round === this.ctx.state.round) await this.accept(env, bytes);
+      env = this.gate.decodeDirect(bytes, MAX_MODEL_ENVELOPE_BYTES_V2);
     } catch {
-      /* checked when it first arrived */
+      return; // checked when it first arrived
     }
+    // admitted again (unless replayed from disk): its sender may have been excluded while it waited
+    const why = env.round !== this.ctx.state.round ? 'another round' : this.member.replaying ? null : this.stateCheck(env);
+    if (why) return void this.ctx.log.info({ from: env.sender, kind: KindV2[env.kind], reason: why }, 'deferred message ignored');
+    await this.accept(env, bytes);
   }
 
   /** An admitted round message of the current round (or one reloaded from disk). */

@@ -5,7 +5,7 @@
 // and commit are unmask.ts. Every accepted message is persisted (replayed after a restart).
 import { compareIds, equalBytes, toHex } from '../../protocol/index.ts';
 import { judgeComplaint, KindV2, listHash, openShares, shareKey, type EnvelopeV2 } from '../../protocol/v2/index.ts';
-import type { AttemptData, Equivocation, Signed } from './attempt-book.ts';
+import { sameMessage, type AttemptData, type Equivocation, type Signed } from './attempt-book.ts';
 import type { RoundContext } from './context.ts';
 import { judgeU1, judgeU2, judgeU3 } from './lists.ts';
 
@@ -33,13 +33,15 @@ export class MemberRole {
     if (!this.replaying) await this.ctx.store.saveEnvelope(env.round, env.attempt, env.kind, env.sender, bytes);
   }
 
-  private defer(d: AttemptData, bytes: Uint8Array): void {
-    if (d.deferred.length < 1024) d.deferred.push(bytes);
+  private defer(d: AttemptData, env: EnvelopeV2, bytes: Uint8Array): void {
+    const key = `${env.sender}/${env.kind}${env.kind === KindV2.Complaint ? `/${env.body.dealer}` : ''}`;
+    const held = d.deferred.get(key) ?? [];
+    if (held.length < 2 && !held.some((b) => sameMessage(b, bytes))) d.deferred.set(key, [...held, bytes]);
   }
 
   private async flush(d: AttemptData): Promise<void> {
-    const again = d.deferred;
-    d.deferred = [];
+    const again = [...d.deferred.values()].flat();
+    d.deferred = new Map();
     for (const b of again) await this.act.rehandle(b);
   }
 
@@ -108,7 +110,7 @@ export class MemberRole {
     const { ctx } = this;
     const a = env.attempt;
     const d = ctx.book.of(a);
-    if (!d.u1) return this.defer(d, bytes);
+    if (!d.u1) return this.defer(d, env, bytes);
     const ids = d.u1.body.members.map((m) => m.id);
     if (!ids.includes(env.sender)) return void ctx.log.info({ from: ctx.names([env.sender]), attempt: a }, 'dealing ignored: dealer not in U1');
     if (!equalBytes(env.body.u1Hash, d.u1.hash)) return void ctx.log.info({ from: ctx.names([env.sender]), attempt: a }, 'dealing ignored: names another U1');
@@ -151,7 +153,7 @@ export class MemberRole {
     const { ctx } = this;
     const d = ctx.book.of(env.attempt);
     const dealer = env.body.dealer;
-    if (!d.u1 || !d.dealings.has(dealer)) return this.defer(d, bytes);
+    if (!d.u1 || !d.dealings.has(dealer)) return this.defer(d, env, bytes);
     if (!equalBytes(env.body.u1Hash, d.u1.hash)) return;
     // one complaint per (complainer, dealer, attempt): a re-send is ignored, a different one is
     // equivocation (each would cost a judgement and delay U2)
@@ -192,7 +194,7 @@ export class MemberRole {
   async onU2(env: Of<KindV2.U2List>, bytes: Uint8Array): Promise<void> {
     const { ctx } = this;
     const d = ctx.book.of(env.attempt);
-    if (!d.u1) return this.defer(d, bytes);
+    if (!d.u1) return this.defer(d, env, bytes);
     if (!(await this.acceptList(env, bytes, 'u2', (at) => judgeU2(ctx, d, env.body, at)))) return;
     // cryptograms that arrived before U2 and are masked over it: persisted now
     for (const [sender, c] of d.cryptograms) if (c.u2Hash === d.u2!.hex && !this.replaying) await ctx.store.saveReceived(ctx.state.round, env.attempt, sender, c.c);
@@ -219,7 +221,7 @@ export class MemberRole {
 
   async onU3(env: Of<KindV2.U3List>, bytes: Uint8Array): Promise<void> {
     const d = this.ctx.book.of(env.attempt);
-    if (!d.u2) return this.defer(d, bytes);
+    if (!d.u2) return this.defer(d, env, bytes);
     if (await this.acceptList(env, bytes, 'u3', (at) => judgeU3(this.ctx, d, env.body, at))) await this.flush(d);
   }
 

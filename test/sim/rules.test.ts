@@ -421,6 +421,35 @@ describe('sim v2: a member that signs two different messages of one kind for one
     for (const n of w.honest) assert.ok(summary(n, 1).participants.includes(dealer.id), `the dealer was left out at ${n.name}`);
   });
 
+  it('a message deferred before its sender was excluded is not accepted when it is handled again', async () => {
+    const { w, e, m } = await world(122);
+    const dealer = w.honest.find((n) => n !== m && n !== w.order(1)[0])!;
+    // the dealer's dealing does not reach m yet, so a complaint about it waits at m (and no U3
+    // goes out meanwhile: the round must not end before m handles it again)
+    let hold = true;
+    let holdU3 = true;
+    w.net.filter = (bytes, from, to) => !((hold && from === dealer.id && to === m.id && bytes[1] === KindV2.ShareDealing) || (holdU3 && bytes[1] === KindV2.U3List));
+    await w.start();
+    await w.run(5_000, () => signed(w, e, KindV2.ShareDealing, 1, 0).length === 1 && signed(w, dealer, KindV2.ShareDealing, 1, 0).length === 1);
+    const binding = signed(w, e, KindV2.ShareDealing, 1, 0)[0]!.body;
+    w.inject(w.forge(e, 1, 0, { kind: KindV2.Complaint, body: { manifestHash: binding.manifestHash, baseModelHash: binding.baseModelHash, u1Hash: binding.u1Hash, dealer: dealer.id, pairKey: new Uint8Array(randomBytes(32)) } }), e, [m]);
+    await w.run(500);
+    // then E equivocates (a second key announcement, shown to m): m excludes it
+    const real = signed(w, e, KindV2.KeyAnnouncement, 1, 0)[0]!;
+    const fresh = generateRoundSecrets();
+    await showOne(w, e, m, w.forge(e, 1, 0, { kind: KindV2.KeyAnnouncement, body: { ...real.body, cPublic: fresh.cPublic, sPublic: fresh.sPublic, selfCommit: selfCommit(fresh.selfSeed) } }));
+    hold = false; // the dealing arrives, the deferred complaint is handled again
+    const held = async () => (await new RoundStore(m.store).envelopes(1)).map((b) => w.decode(b));
+    for (let i = 0; i < 40 && !(await held()).some((x) => x.kind === KindV2.ShareDealing && x.sender === dealer.id); i++) await w.run(50);
+    assert.equal(m.engine.round.round, 1, 'm is still in round 1 (its stored messages are erased at commit)');
+    const kept = await held();
+    assert.ok(kept.some((x) => x.kind === KindV2.ShareDealing && x.sender === dealer.id), 'the dealing reached m');
+    assert.deepEqual(kept.filter((x) => x.kind === KindV2.Complaint).map((x) => w.node(x.sender).name), [], 'm kept the excluded member\'s complaint');
+    holdU3 = false;
+    await finish(w);
+    assert.equal(new Set(w.honest.map((n) => n.engine.global.hash)).size, 1);
+  });
+
   it('two cryptograms (the equivocate hook): every honest member excludes it alike', async () => {
     const probe = await SimWorld.create({ seed: 112, nodes: 5, rounds: 1 });
     const ei = probe.order(1)[2]!.index;
