@@ -134,7 +134,9 @@ export interface RoundSummary {
   aggregator: string;
   /** Seconds spent in each phase of the round at this node. */
   phaseSeconds: Partial<Record<RoundPhase, number>>;
+  /** Bytes of this round's messages received (heartbeats aside; a message kept for the next round counts in that round). */
   bytesIn: number;
+  /** Bytes this node sent in the round, re-sends and heartbeats included. */
   bytesOut: number;
   modelHash: string;
   testAuc: number | null;

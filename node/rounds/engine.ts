@@ -234,7 +234,7 @@ export class RoundEngine {
     } catch {
       return;
     }
-    this.ctx.state.bytesIn += bytes.length;
+    if (env.round !== this.ctx.state.round + 1) this.ctx.state.bytesIn += bytes.length; // a next-round message counts when drained
     await this.handle(env, bytes);
   }
 

@@ -3,6 +3,7 @@
 // cut (partition), the message is lost, or the receiver crashed meanwhile. Delays are drawn per
 // message, so messages overtake one another (reordering) unless `fifo` is set. The receiver's
 // topic validator runs synchronously on arrival; only 'accept'ed messages reach its handlers.
+import { KindV2 } from '../../protocol/v2/index.ts';
 import type { Network, Verdict } from '../../node/types.ts';
 import type { Rng } from './sim-rng.ts';
 import type { Host } from './sim-scheduler.ts';
@@ -20,6 +21,8 @@ export const calmLinks: LinkFaults = { minDelayMs: 5, maxDelayMs: 30, loss: 0, f
 
 export class SimNetwork {
   readonly stats = { sent: 0, delivered: 0, lost: 0, cut: 0, rejected: 0, requests: 0 };
+  /** Bytes of the round messages (heartbeats aside) handed to each member's handlers, over all its incarnations. */
+  readonly handledBytes = new Map<string, number>();
   faults: LinkFaults;
   /**
    * A dishonest sender's rewriting of what it publishes (tests of a member that deals bad shares):
@@ -235,6 +238,7 @@ export class SimEndpoint implements Network {
       }
       if (verdict !== 'accept') return;
       this.net.stats.delivered++;
+      if (bytes[1] !== KindV2.Heartbeat) this.net.handledBytes.set(this.selfId, (this.net.handledBytes.get(this.selfId) ?? 0) + bytes.length);
       for (const h of this.handlers) h(bytes, from);
     });
   }

@@ -1,6 +1,7 @@
 // Simulated federations without faults: the engines finish the plan on one model, every committed
 // model is the FedAvg of its participants' updates, and the 5-node, 10-round run is fast.
 import assert from 'node:assert/strict';
+import { KindV2 } from '../../protocol/v2/index.ts';
 import { SimWorld } from '../helpers/sim-world.ts';
 import { siteTarget } from '../helpers/sim-trainer.ts';
 
@@ -41,5 +42,25 @@ describe('sim: federation', () => {
     assert.deepEqual(w.names(s1.participants).sort(), ['site-0', 'site-1', 'site-2', 'site-4']);
     assert.deepEqual(w.names(s1.masked!).sort(), ['site-0', 'site-1', 'site-2', 'site-3', 'site-4']);
     assert.equal(w.checker.fedAvgChecked, 2);
+  });
+
+  it('bytes in (status page, round summaries) count every round message a node handled once, in the round it belongs to: also those it kept for the next round before its commit', async () => {
+    const w = await SimWorld.create({ seed: 3, nodes: 3, rounds: 2 });
+    const x = w.nodes[2]!;
+    // x gets no reveal (and no model from a peer) until the others have committed round 1 and sent
+    // round 2's key announcements, which x keeps until its own commit
+    let hold = true;
+    w.net.filter = (bytes, _from, to) => !(hold && to === x.id && (bytes[1] === KindV2.Reveal || bytes[1] === KindV2.ModelResponse));
+    await w.start();
+    const ahead = () => w.envelopes().filter((e) => e.env.round === 2 && e.env.kind === KindV2.KeyAnnouncement && e.env.sender !== x.id).length >= 2;
+    await w.run(30_000, ahead);
+    assert.ok(ahead() && x.engine.global.version === 0, w.describe());
+    hold = false;
+    await w.run(60_000, () => w.converged());
+    assert.ok(w.converged(), w.describe());
+    for (const n of w.nodes) {
+      const perRound = [...n.engine.summaries.map((s) => s.bytesIn), n.engine.round.bytesIn];
+      assert.equal(perRound.reduce((a, b) => a + b, 0), w.net.handledBytes.get(n.id), `${n.name}: bytesIn per round ${JSON.stringify(perRound)}`);
+    }
   });
 });
