@@ -463,22 +463,32 @@ describe('sim v2: a member that signs two different messages of one kind for one
   });
 });
 
+/**
+ * 5 sites, one round; the dealer (position `dealerAt` in round 1's rotation, an adversary) commits
+ * to another share than the one it encrypts for the victim (the last in the rotation), in every
+ * attempt and every copy alike.
+ */
+async function badDealer(seed: number, dealerAt: number): Promise<{ w: SimWorld; dealer: SimNode; victim: SimNode }> {
+  const probe = await SimWorld.create({ seed, nodes: 5, rounds: 1 });
+  const order = probe.order(1);
+  const [dp, vp] = [order[dealerAt]!, order[4]!];
+  const w = await SimWorld.create({ seed, nodes: 5, rounds: 1, trainMs: [1, 5], adversaries: [dp.index] });
+  const dealer = w.nodes[dp.index]!;
+  const victim = w.nodes[vp.index]!;
+  w.net.tamper = (bytes, from) => {
+    if (from !== dealer.id || bytes[1] !== KindV2.ShareDealing) return bytes;
+    const env = w.decode(bytes) as Of<KindV2.ShareDealing>;
+    const entries = env.body.entries.map((x) => (x.to === victim.id ? { ...x, sCommit: new Uint8Array(32).fill(0xab) } : x));
+    return w.forge(dealer, env.round, env.attempt, { kind: KindV2.ShareDealing, body: { ...env.body, entries } });
+  };
+  return { w, dealer, victim };
+}
+
 describe('sim v2: a dealer whose share misses its commitment', function () {
   this.timeout(60_000);
 
   it('gets a complaint with the pair key; every honest member finds it proven and leaves the dealer out of U2', async () => {
-    const probe = await SimWorld.create({ seed: 113, nodes: 5, rounds: 1 });
-    const [, , , dp, vp] = probe.order(1);
-    const w = await SimWorld.create({ seed: 113, nodes: 5, rounds: 1, trainMs: [1, 5], adversaries: [dp!.index] });
-    const dealer = w.nodes[dp!.index]!;
-    const victim = w.nodes[vp!.index]!;
-    // the dealer commits to another share than the one it encrypts for the victim (every copy alike)
-    w.net.tamper = (bytes, from) => {
-      if (from !== dealer.id || bytes[1] !== KindV2.ShareDealing) return bytes;
-      const env = w.decode(bytes) as Of<KindV2.ShareDealing>;
-      const entries = env.body.entries.map((x) => (x.to === victim.id ? { ...x, sCommit: new Uint8Array(32).fill(0xab) } : x));
-      return w.forge(dealer, env.round, env.attempt, { kind: KindV2.ShareDealing, body: { ...env.body, entries } });
-    };
+    const { w, dealer, victim } = await badDealer(113, 3);
     await w.start();
     await finish(w);
     const complaints = w.envelopes().filter((x) => x.env.kind === KindV2.Complaint);
@@ -497,17 +507,7 @@ describe('sim v2: a complainer restarted before its complaint got out', function
   this.timeout(60_000);
 
   it('re-sends its stored complaint after the restart: every honest member finds it proven and leaves the dealer out', async () => {
-    const probe = await SimWorld.create({ seed: 121, nodes: 5, rounds: 1 });
-    const [, , dp, , vp] = probe.order(1);
-    const w = await SimWorld.create({ seed: 121, nodes: 5, rounds: 1, trainMs: [1, 5], adversaries: [dp!.index] });
-    const dealer = w.nodes[dp!.index]!;
-    const victim = w.nodes[vp!.index]!;
-    w.net.tamper = (bytes, from) => {
-      if (from !== dealer.id || bytes[1] !== KindV2.ShareDealing) return bytes;
-      const env = w.decode(bytes) as Of<KindV2.ShareDealing>;
-      const entries = env.body.entries.map((x) => (x.to === victim.id ? { ...x, sCommit: new Uint8Array(32).fill(0xab) } : x));
-      return w.forge(dealer, env.round, env.attempt, { kind: KindV2.ShareDealing, body: { ...env.body, entries } });
-    };
+    const { w, dealer, victim } = await badDealer(121, 2);
     // every copy of the complaint sent before the victim's crash is lost
     let restarted = false;
     w.net.filter = (bytes, from) => restarted || !(from === victim.id && bytes[1] === KindV2.Complaint);
@@ -532,20 +532,10 @@ describe('sim v2: a bad dealing that surfaces only after U2 (the dealer is in U2
   this.timeout(60_000);
 
   it('the proven complaint excludes the dealer for the rest of the round at every honest member: it is in no U3 and no later list, and the round commits without it', async () => {
-    const probe = await SimWorld.create({ seed: 120, nodes: 5, rounds: 1 });
-    const [, , dp, , vp] = probe.order(1);
-    const w = await SimWorld.create({ seed: 120, nodes: 5, rounds: 1, trainMs: [1, 5], adversaries: [dp!.index] });
-    const dealer = w.nodes[dp!.index]!;
-    const victim = w.nodes[vp!.index]!;
-    // a bad share for the victim in every attempt; the victim gets the dealing only once U2 of
-    // that attempt is out, so the aggregator lists the dealer and the complaint comes after; no U3
-    // list is delivered before the complaint (else the round could end before anyone heard of it)
-    w.net.tamper = (bytes, from) => {
-      if (from !== dealer.id || bytes[1] !== KindV2.ShareDealing) return bytes;
-      const env = w.decode(bytes) as Of<KindV2.ShareDealing>;
-      const entries = env.body.entries.map((x) => (x.to === victim.id ? { ...x, sCommit: new Uint8Array(32).fill(0xab) } : x));
-      return w.forge(dealer, env.round, env.attempt, { kind: KindV2.ShareDealing, body: { ...env.body, entries } });
-    };
+    const { w, dealer, victim } = await badDealer(120, 2);
+    // the victim gets the (bad) dealing only once U2 of that attempt is out, so the aggregator
+    // lists the dealer and the complaint comes after; no U3 list is delivered before the complaint
+    // (else the round could end before anyone heard of it)
     const u2Out = (a: number) => w.envelopes().some((e) => e.env.kind === KindV2.U2List && e.env.round === 1 && e.env.attempt === a);
     const complained = () => w.envelopes().some((e) => e.env.kind === KindV2.Complaint && e.env.sender === victim.id);
     w.net.filter = (bytes, from, to) => {
