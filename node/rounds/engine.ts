@@ -14,7 +14,7 @@ import { KindV2, MAX_MODEL_ENVELOPE_BYTES_V2, voidRecordOf, type EnvelopeV2, typ
 import type { SiteIdentity } from '../identity.ts';
 import type { Logger } from '../log.ts';
 import { maxSamplesOf, type Manifest } from '../manifest.ts';
-import { SystemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
+import { SystemClock, type Clock } from '../runtime/clock.ts';
 import { noHooks, type EngineHooks } from '../runtime/hooks.ts';
 import type { KeyValueStore } from '../runtime/kv-store.ts';
 import type { Network, RoundSummary, Trainer, Verdict } from '../types.ts';
@@ -30,6 +30,7 @@ import type { SyncIO } from './model-sync.ts';
 import { announceKeys, consent, deal, finalAttempt, publishCryptogram, reveal } from './participant.ts';
 import { resendRound, sendHeartbeat } from './periodic.ts';
 import { restoreRound } from './restore.ts';
+import { StepQueue } from './steps.ts';
 import { evaluateModel, syncedSummary, unmaskedSummary } from './commit.ts';
 import { RoundStore } from './round-store.ts';
 import { freshState, type GlobalModel, type RoundState } from './state.ts';
@@ -60,15 +61,13 @@ type Of<K extends KindV2> = EnvelopeV2 & { kind: K };
 export class RoundEngine {
   readonly members: string[];
   summaries: RoundSummary[] = [];
-  stopped = false;
   private readonly opts: EngineOptions;
   private readonly ctx: RoundContext;
   private readonly gate: GossipGate;
   private readonly member: MemberRole;
   private readonly role: AggregatorRole;
   private readonly nextRound = new NextRoundBuffer();
-  private queue: Promise<void> = Promise.resolve();
-  private timers: TimerHandle[] = [];
+  private readonly steps: StepQueue;
   private readonly voidIO: VoidIO = { evaluate: (w) => evaluateModel(this.ctx, this.opts.trainer, w), finishRound: (r, w, hash, s) => this.finishRound(r, w, hash, s) };
 
   constructor(opts: EngineOptions) {
@@ -78,11 +77,12 @@ export class RoundEngine {
       sign: (message) => ctx.outbox.sign(message, ctx.state.round, ctx.state.attempt),
       request: (peer, bytes, o) => opts.network.request(peer, bytes, o),
       decode: (bytes, maxBytes) => this.gate.decodeDirect(bytes, maxBytes),
-      enqueue: (step) => this.enqueue(step),
+      enqueue: (step) => this.steps.enqueue(step),
       adopt: (v, weights, hash, from) => this.adopt(v, weights, hash, from),
     };
     const ctx = new RoundContext({ ...opts, store: new RoundStore(opts.store), clock, hooks: opts.hooks ?? noHooks, onChange: () => opts.onChange?.(), syncIO });
     this.ctx = ctx;
+    this.steps = new StepQueue(clock, ctx.log);
     this.members = [...ctx.members];
     const view = () => ({
       self: ctx.self, members: ctx.members, state: ctx.state, maxAttempts: ctx.manifest.maxAttempts, modelWords: ctx.weights.length, manifestHash: ctx.manifestHash, adminPublicKey: fromHex(ctx.manifest.adminPublicKey),
@@ -145,7 +145,7 @@ export class RoundEngine {
   }
   /** The admin's void record, handed in by the operator: applied and gossiped (returns the round), or refused (VoidRefused; void.ts). */
   submitVoid(record: VoidRecordV2): Promise<number> {
-    return new Promise((resolve, reject) => (this.stopped ? reject(new Error('the node is stopping')) : this.enqueue(() => submitVoid(this.ctx, record, this.voidIO).then(resolve, reject))));
+    return new Promise((resolve, reject) => (this.steps.stopped ? reject(new Error('the node is stopping')) : this.steps.enqueue(() => submitVoid(this.ctx, record, this.voidIO).then(resolve, reject))));
   }
 
   // ---------------------------------------------------------------- start, stop, the queue
@@ -172,7 +172,7 @@ export class RoundEngine {
     network.onMessage((b) => {
       // Heartbeats are applied at once, not queued behind slow steps (training, evaluation):
       // liveness must reflect the network, not this node's own backlog.
-      if (b[1] !== KindV2.Heartbeat) return this.enqueue(() => this.onEnvelope(b));
+      if (b[1] !== KindV2.Heartbeat) return this.steps.enqueue(() => this.onEnvelope(b));
       try {
         const env = this.gate.decode(b);
         if (env.kind === KindV2.Heartbeat && !this.gate.check(env)) this.onHeartbeat(env);
@@ -181,27 +181,17 @@ export class RoundEngine {
       }
     });
     const hb = ctx.manifest.timeouts.heartbeatMs;
-    this.every(250, () => this.notePause());
-    this.every(200, () => this.enqueue(() => this.tick()));
-    this.every(hb, () => void this.heartbeat());
-    this.every(Math.max(1000, 3 * hb), () => this.enqueue(() => this.resendAll()));
+    this.steps.every(250, () => this.notePause());
+    this.steps.every(200, () => this.steps.enqueue(() => this.tick()));
+    this.steps.every(hb, () => void this.heartbeat());
+    this.steps.every(Math.max(1000, 3 * hb), () => this.steps.enqueue(() => this.resendAll()));
     await ctx.persist();
   }
 
   stop(): void {
-    this.stopped = true;
-    for (const t of this.timers) this.ctx.clock.clear(t);
-    this.timers = [];
+    this.steps.stop();
   }
 
-  private every(ms: number, fn: () => void): void {
-    this.timers.push(this.ctx.clock.setInterval(fn, ms));
-  }
-
-  private enqueue(fn: () => Promise<void> | void): void {
-    if (this.stopped) return;
-    this.queue = this.queue.then(fn).catch((err) => this.ctx.log.error({ err: (err as Error).stack ?? String(err) }, 'round step failed'));
-  }
 
   /** Resuming a round from disk (restore.ts). */
   private async restoreRound(): Promise<void> {
@@ -310,7 +300,7 @@ export class RoundEngine {
   // ---------------------------------------------------------------- the tick: one step per role
 
   async tick(): Promise<void> {
-    if (this.stopped) return;
+    if (this.steps.stopped) return;
     const { ctx } = this;
     this.notePause();
     ctx.sync.request(ctx);
@@ -356,17 +346,17 @@ export class RoundEngine {
     const { ctx } = this;
     const r = ctx.state.round;
     const seed = (ctx.manifest.model.seed * 7919 + r * 104729 + ctx.members.indexOf(ctx.self) * 13) >>> 0;
-    ctx.contribution.startTraining(r, ctx.weights, seed, () => ctx.state.round, () => this.enqueue(() => this.tick()));
+    ctx.contribution.startTraining(r, ctx.weights, seed, () => ctx.state.round, () => this.steps.enqueue(() => this.tick()));
   }
 
   // ---------------------------------------------------------------- timers: heartbeat and re-sending
 
   private async heartbeat(): Promise<void> {
-    if (!this.stopped) await sendHeartbeat(this.ctx);
+    if (!this.steps.stopped) await sendHeartbeat(this.ctx);
   }
 
   private async resendAll(): Promise<void> {
-    if (!this.stopped) await resendRound(this.ctx);
+    if (!this.steps.stopped) await resendRound(this.ctx);
   }
 
   // ---------------------------------------------------------------- commit
