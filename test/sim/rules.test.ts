@@ -377,6 +377,19 @@ describe('sim v2: a member that signs two different messages of one kind for one
     assert.equal(eventsOf(m, 'equivocation').length, 1, `${m.name} did not see the equivocation`);
   }
 
+  /** A second KeyAnnouncement of E for (1, 0), with fresh keys. */
+  function secondKeys(w: SimWorld, e: SimNode): Uint8Array {
+    const real = signed(w, e, KindV2.KeyAnnouncement, 1, 0)[0]!;
+    const fresh = generateRoundSecrets();
+    return w.forge(e, 1, 0, { kind: KindV2.KeyAnnouncement, body: { ...real.body, cPublic: fresh.cPublic, sPublic: fresh.sPublic, selfCommit: selfCommit(fresh.selfSeed) } });
+  }
+
+  /** A Complaint of E about `dealer` for (1, 0) whose random pair key opens nothing (unproven); each call another key. */
+  function junkComplaint(w: SimWorld, e: SimNode, dealer: SimNode): Uint8Array {
+    const b = signed(w, e, KindV2.ShareDealing, 1, 0)[0]!.body;
+    return w.forge(e, 1, 0, { kind: KindV2.Complaint, body: { manifestHash: b.manifestHash, baseModelHash: b.baseModelHash, u1Hash: b.u1Hash, dealer: dealer.id, pairKey: new Uint8Array(randomBytes(32)) } });
+  }
+
   /** 5 sites; E (third in the rotation, not round 1's aggregator) is driven by the test. */
   async function world(seed: number) {
     const probe = await SimWorld.create({ seed, nodes: 5, rounds: 1 });
@@ -389,9 +402,7 @@ describe('sim v2: a member that signs two different messages of one kind for one
     const { w, e, m } = await world(110);
     await w.start();
     await w.run(5_000, () => w.nodes.every((n) => signed(w, n, KindV2.KeyAnnouncement, 1, 0).length === 1));
-    const real = signed(w, e, KindV2.KeyAnnouncement, 1, 0)[0]!;
-    const fresh = generateRoundSecrets();
-    await showOne(w, e, m, w.forge(e, 1, 0, { kind: KindV2.KeyAnnouncement, body: { ...real.body, cPublic: fresh.cPublic, sPublic: fresh.sPublic, selfCommit: selfCommit(fresh.selfSeed) } }));
+    await showOne(w, e, m, secondKeys(w, e));
     await finish(w);
     assertExcluded(w, e);
   });
@@ -412,8 +423,7 @@ describe('sim v2: a member that signs two different messages of one kind for one
     await w.start();
     const dealer = w.honest.find((n) => n !== m)!;
     await w.run(5_000, () => w.nodes.every((n) => signed(w, n, KindV2.ShareDealing, 1, 0).length === 1));
-    const binding = signed(w, e, KindV2.ShareDealing, 1, 0)[0]!.body;
-    const complaint = () => w.forge(e, 1, 0, { kind: KindV2.Complaint, body: { manifestHash: binding.manifestHash, baseModelHash: binding.baseModelHash, u1Hash: binding.u1Hash, dealer: dealer.id, pairKey: new Uint8Array(randomBytes(32)) } });
+    const complaint = () => junkComplaint(w, e, dealer);
     w.inject(complaint(), e, w.nodes.filter((n) => n !== e)); // a key that opens nothing: unproven, the dealer stays
     await showOne(w, e, m, complaint());
     await finish(w);
@@ -431,13 +441,10 @@ describe('sim v2: a member that signs two different messages of one kind for one
     w.net.filter = (bytes, from, to) => !((hold && from === dealer.id && to === m.id && bytes[1] === KindV2.ShareDealing) || (holdU3 && bytes[1] === KindV2.U3List));
     await w.start();
     await w.run(5_000, () => signed(w, e, KindV2.ShareDealing, 1, 0).length === 1 && signed(w, dealer, KindV2.ShareDealing, 1, 0).length === 1);
-    const binding = signed(w, e, KindV2.ShareDealing, 1, 0)[0]!.body;
-    w.inject(w.forge(e, 1, 0, { kind: KindV2.Complaint, body: { manifestHash: binding.manifestHash, baseModelHash: binding.baseModelHash, u1Hash: binding.u1Hash, dealer: dealer.id, pairKey: new Uint8Array(randomBytes(32)) } }), e, [m]);
+    w.inject(junkComplaint(w, e, dealer), e, [m]);
     await w.run(500);
     // then E equivocates (a second key announcement, shown to m): m excludes it
-    const real = signed(w, e, KindV2.KeyAnnouncement, 1, 0)[0]!;
-    const fresh = generateRoundSecrets();
-    await showOne(w, e, m, w.forge(e, 1, 0, { kind: KindV2.KeyAnnouncement, body: { ...real.body, cPublic: fresh.cPublic, sPublic: fresh.sPublic, selfCommit: selfCommit(fresh.selfSeed) } }));
+    await showOne(w, e, m, secondKeys(w, e));
     hold = false; // the dealing arrives, the deferred complaint is handled again
     const held = async () => (await new RoundStore(m.store).envelopes(1)).map((b) => w.decode(b));
     for (let i = 0; i < 40 && !(await held()).some((x) => x.kind === KindV2.ShareDealing && x.sender === dealer.id); i++) await w.run(50);
